@@ -1,0 +1,244 @@
+"""`RunConfig`: the one place where every run option, its default and its help text live.
+
+The CLI, the run notebook's parameter cell and the batch grids are all generated from or checked
+against this dataclass, so a new option is added here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+PENDULUM_ID = "NASDQN/InvertedPendulum-v0"
+
+# Named fixed baselines of the paper (DESIGN.md, "Baselines").
+FIXED_ARCHS = {
+    "fixed-small": "relu-32",
+    "fixed-medium": "relu-64x64",
+    "fixed-large": "relu-256x256x256",
+}
+METHODS = (*FIXED_ARCHS, "fixed:<arch>", "random", "nas")
+
+# Arbitrary but generous limits: they exist to refuse typos (10^9 units), not to restrict research.
+MAX_STEPS = 100_000_000
+MAX_SEED = 2**31 - 1
+MAX_WIDTH = 4096
+MAX_DEPTH = 8
+
+
+class ConfigError(ValueError):
+    """A run option has a value that is not allowed; the message names what is allowed."""
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # --- what to run -----------------------------------------------------------------------
+    experiment: str = _opt("adhoc", "experiment name (the first level of the run directory)")
+    env: str = _opt(PENDULUM_ID, "Gymnasium environment id with discrete actions (or see --n-actions)")
+    method: str = _opt(
+        "fixed-medium",
+        "fixed-small | fixed-medium | fixed-large | fixed:<arch> (e.g. fixed:relu-128x128) | random | nas",
+    )
+    seed: int = _opt(0, f"random seed (0..{MAX_SEED}); a run is a pure function of config and seed")
+    steps: int = _opt(100_000, "environment steps used for training")
+
+    # --- environment -----------------------------------------------------------------------
+    n_actions: int = _opt(
+        5,
+        "pendulum: number of torques evenly spaced in [-max_torque, max_torque]; continuous-action "
+        "envs: bins per action dimension (ignored for envs that are already discrete)",
+    )
+    max_torque: float = _opt(3.0, "pendulum: largest torque magnitude")
+    horizon: int = _opt(200, "pendulum: steps per episode (time limit, a truncation)")
+
+    # --- Double DQN ------------------------------------------------------------------------
+    lr: float = _opt(1e-3, "Adam learning rate")
+    gamma: float = _opt(0.99, "discount factor")
+    batch_size: int = _opt(64, "minibatch size")
+    buffer_size: int = _opt(100_000, "replay buffer capacity (transitions)")
+    learning_starts: int = _opt(1_000, "steps of experience collected before the first update")
+    train_freq: int = _opt(1, "environment steps per gradient update")
+    target_update: int = _opt(500, "steps between hard target-network updates")
+    eps_start: float = _opt(1.0, "initial exploration rate")
+    eps_end: float = _opt(0.05, "final exploration rate")
+    eps_fraction: float = _opt(0.2, "fraction of the steps over which epsilon decays linearly")
+    grad_clip: float = _opt(10.0, "gradient-norm clipping threshold")
+
+    # --- evaluation ------------------------------------------------------------------------
+    eval_every: int = _opt(2_500, "steps between greedy evaluations")
+    eval_episodes: int = _opt(10, "episodes per greedy evaluation, on fixed evaluation starts")
+    eval_seed: int = _opt(12_345, "seed of the fixed evaluation starts (the same for every run)")
+    final_evals: int = _opt(5, "final performance = mean of the last this-many evaluations")
+
+    # --- architecture search -----------------------------------------------------------------
+    start_arch: str = _opt("relu-32", "architecture random search and NAS-DQN start from")
+    depths: tuple[int, ...] = _opt((1, 2, 3), "search space: numbers of hidden layers")
+    widths: tuple[int, ...] = _opt((32, 64, 128, 256), "search space: hidden-layer widths")
+    activations: tuple[str, ...] = _opt(("relu", "tanh"), "search space: activations")
+    search_interval: int = _opt(10, "episodes between controller decisions")
+    distill_steps: int = _opt(
+        0, "after a change that does not preserve the function: distillation steps on replay states"
+    )
+
+    # --- learned controller ------------------------------------------------------------------
+    ctrl_lr: float = _opt(0.5, "learned controller: policy-gradient step size")
+    ctrl_entropy: float = _opt(0.05, "learned controller: initial entropy bonus (decays to 0)")
+    ctrl_baseline: float = _opt(0.2, "learned controller: moving-average rate of the reward baseline")
+    ctrl_break_cost: float = _opt(
+        1.0, "learned controller: log-probability penalty on a move that does not preserve the function"
+    )
+    ctrl_sharpen: float = _opt(
+        3.0, "learned controller: choices sharpen to (1 + this) x log-odds by the end (settling)"
+    )
+    ctrl_signal: str = _opt(
+        "trend", "learned controller reward: trend (improvement beyond the recent trend) | raw (window score)"
+    )
+    ctrl_moves: str = _opt("local", "learned controller candidates: local (one edit away) | global (any)")
+    ctrl_cost_weight: float = _opt(
+        0.0, "learned controller: penalty per log2 of the parameter count (0 = ignore compute)"
+    )
+
+    # --- execution ---------------------------------------------------------------------------
+    threads: int = _opt(1, "torch threads for this process")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # -----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(known)}")
+        return cls(**{k: coerce(known[k], v) for k, v in values.items()})
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return RunConfig.from_dict({**self.to_dict(), **changes})
+
+    @property
+    def config_hash(self) -> str:
+        """Stable across processes and versions of Python: a hash of the sorted JSON of the options."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def option_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(RunConfig))
+
+
+def _base_type(f: dataclasses.Field) -> str:
+    return str(f.type).replace("tuple[", "").split(",")[0].strip("] ")
+
+
+def coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Convert a value from YAML, JSON or the command line to the field's type, or say why not."""
+    base = _base_type(f)
+    is_tuple = str(f.type).startswith("tuple")
+    caster = {"int": int, "float": float, "str": str}[base]
+
+    def one(v: Any) -> Any:
+        if isinstance(v, bool) or (base != "str" and isinstance(v, str) and not _NUMBER.match(v.strip())):
+            raise ConfigError(f"option {f.name}: {v!r} is not a valid {base}")
+        if base == "int" and isinstance(v, float) and not v.is_integer():
+            raise ConfigError(f"option {f.name}: {v!r} is not a whole number")
+        if base == "str" and not isinstance(v, str):
+            raise ConfigError(f"option {f.name}: {v!r} is not a string")
+        try:
+            return caster(float(v)) if base == "int" and isinstance(v, str) else caster(v)
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"option {f.name}: {v!r} is not a valid {base}") from None
+
+    if is_tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"option {f.name}: expected a list of {base}, got {value!r}")
+        return tuple(one(v.strip() if isinstance(v, str) else v) for v in items)
+    return one(value)
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(c: RunConfig) -> None:
+    """Refuse values that cannot make a meaningful run, naming the allowed range."""
+    # Imported here because these modules import this one for ConfigError.
+    from nasdqn.envs import check_env_id
+    from nasdqn.search_space import Arch, SearchSpace
+
+    _check(bool(_NAME.match(c.experiment)), f"experiment {c.experiment!r}: use 1-64 letters, digits, _ . + -")
+    _check(
+        c.method in FIXED_ARCHS or c.method in ("random", "nas") or c.method.startswith("fixed:"),
+        f"unknown method {c.method!r}; allowed: {', '.join(METHODS)}",
+    )
+    if c.method.startswith("fixed:"):
+        Arch.parse(c.method[len("fixed:"):])
+    check_env_id(c.env)
+    _check(0 <= c.seed <= MAX_SEED, f"seed {c.seed} is out of range; allowed: 0..{MAX_SEED}")
+    _check(0 < c.steps <= MAX_STEPS, f"steps {c.steps} is out of range; allowed: 1..{MAX_STEPS}")
+    _check(2 <= c.n_actions <= 1000, f"n_actions {c.n_actions}: allowed 2..1000")
+    _check(0 < c.max_torque <= 1000, f"max_torque {c.max_torque}: allowed (0, 1000]")
+    _check(1 <= c.horizon <= 100_000, f"horizon {c.horizon}: allowed 1..100000")
+    _check(0 < c.lr < 1, f"lr {c.lr}: allowed (0, 1)")
+    _check(0 <= c.gamma <= 1, f"gamma {c.gamma}: allowed [0, 1]")
+    _check(1 <= c.batch_size <= 100_000, f"batch_size {c.batch_size}: allowed 1..100000")
+    _check(c.batch_size <= c.buffer_size <= 10_000_000, f"buffer_size {c.buffer_size}: allowed batch_size..10^7")
+    _check(c.learning_starts >= 0, f"learning_starts {c.learning_starts}: must be >= 0")
+    _check(c.train_freq >= 1, f"train_freq {c.train_freq}: must be >= 1")
+    _check(c.target_update >= 1, f"target_update {c.target_update}: must be >= 1")
+    for name in ("eps_start", "eps_end", "eps_fraction"):
+        v = getattr(c, name)
+        _check(0 <= v <= 1, f"{name} {v}: allowed [0, 1]")
+    _check(c.grad_clip > 0, f"grad_clip {c.grad_clip}: must be > 0")
+    _check(c.eval_every >= 1, f"eval_every {c.eval_every}: must be >= 1")
+    _check(1 <= c.eval_episodes <= 1000, f"eval_episodes {c.eval_episodes}: allowed 1..1000")
+    _check(0 <= c.eval_seed <= MAX_SEED, f"eval_seed {c.eval_seed}: allowed 0..{MAX_SEED}")
+    _check(c.final_evals >= 1, f"final_evals {c.final_evals}: must be >= 1")
+    _check(c.search_interval >= 1, f"search_interval {c.search_interval}: must be >= 1")
+    _check(0 <= c.distill_steps <= 100_000, f"distill_steps {c.distill_steps}: allowed 0..100000")
+    _check(c.ctrl_lr > 0, f"ctrl_lr {c.ctrl_lr}: must be > 0")
+    _check(c.ctrl_entropy >= 0, f"ctrl_entropy {c.ctrl_entropy}: must be >= 0")
+    _check(0 < c.ctrl_baseline <= 1, f"ctrl_baseline {c.ctrl_baseline}: allowed (0, 1]")
+    _check(c.ctrl_break_cost >= 0, f"ctrl_break_cost {c.ctrl_break_cost}: must be >= 0")
+    _check(0 <= c.ctrl_sharpen <= 100, f"ctrl_sharpen {c.ctrl_sharpen}: allowed 0..100")
+    _check(c.ctrl_signal in ("trend", "raw"), f"ctrl_signal {c.ctrl_signal!r}; allowed: trend, raw")
+    _check(c.ctrl_moves in ("local", "global"), f"ctrl_moves {c.ctrl_moves!r}; allowed: local, global")
+    _check(c.ctrl_cost_weight >= 0, f"ctrl_cost_weight {c.ctrl_cost_weight}: must be >= 0")
+    _check(1 <= c.threads <= 256, f"threads {c.threads}: allowed 1..256")
+    space = SearchSpace.from_config(c)
+    Arch.parse(c.start_arch)
+    if c.method in ("random", "nas"):
+        _check(
+            space.contains(Arch.parse(c.start_arch)),
+            f"start_arch {c.start_arch} is not in the search space ({space.describe()})",
+        )
+
+
+def method_arch(method: str) -> str | None:
+    """The fixed architecture a method names, or None for a searching method."""
+    if method in FIXED_ARCHS:
+        return FIXED_ARCHS[method]
+    if method.startswith("fixed:"):
+        return method[len("fixed:"):]
+    return None

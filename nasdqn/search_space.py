@@ -1,0 +1,153 @@
+"""Architectures (`Arch`) and the space of them a search may choose from (`SearchSpace`)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nasdqn.config import MAX_DEPTH, MAX_WIDTH, ConfigError
+
+if TYPE_CHECKING:
+    from nasdqn.config import RunConfig
+
+ACTIVATIONS = ("relu", "tanh")
+_ARCH = re.compile(r"^(?P<act>[a-z]+)-(?P<widths>\d+(x\d+)*)$")
+
+
+@dataclass(frozen=True, order=True)
+class Arch:
+    """Hidden-layer widths and one activation for all hidden layers; written like `relu-64x64`."""
+
+    widths: tuple[int, ...]
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}")
+        if not 1 <= len(self.widths) <= MAX_DEPTH:
+            raise ConfigError(f"architecture depth {len(self.widths)}: allowed 1..{MAX_DEPTH} hidden layers")
+        for w in self.widths:
+            if not 1 <= w <= MAX_WIDTH:
+                raise ConfigError(f"layer width {w}: allowed 1..{MAX_WIDTH}")
+
+    @classmethod
+    def parse(cls, text: str) -> Arch:
+        m = _ARCH.match(text.strip()) if isinstance(text, str) else None
+        if not m:
+            raise ConfigError(
+                f"architecture {text!r} is not of the form <activation>-<width>x<width>... "
+                f"(e.g. relu-64x64; activations: {', '.join(ACTIVATIONS)})"
+            )
+        return cls(tuple(int(w) for w in m["widths"].split("x")), m["act"])
+
+    def __str__(self) -> str:
+        return f"{self.activation}-{'x'.join(map(str, self.widths))}"
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths)
+
+    def n_params(self, n_in: int, n_out: int) -> int:
+        sizes = (n_in, *self.widths, n_out)
+        return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def preserves_function(old: Arch, new: Arch) -> bool:
+    """True when `networks.morph` can turn `old` into `new` without changing its outputs.
+
+    That is growth only: same activation, no layer narrowed, layers added only at the end and no
+    narrower than the last existing one (each new layer starts as an identity copy of it). For tanh,
+    added layers are only approximately the identity (see networks.py).
+    """
+    if old.activation != new.activation or new.depth < old.depth:
+        return False
+    if any(b < a for a, b in zip(old.widths, new.widths, strict=False)):
+        return False
+    return all(w >= old.widths[-1] for w in new.widths[old.depth:])
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    depths: tuple[int, ...] = (1, 2, 3)
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    activations: tuple[str, ...] = ACTIVATIONS
+
+    def __post_init__(self) -> None:
+        for name in ("depths", "widths", "activations"):
+            values = getattr(self, name)
+            if not values:
+                raise ConfigError(f"search space: {name} is empty; give at least one value")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"search space: {name} {list(values)} has repeated values")
+        object.__setattr__(self, "depths", tuple(sorted(self.depths)))
+        object.__setattr__(self, "widths", tuple(sorted(self.widths)))
+        for d in self.depths:
+            if not 1 <= d <= MAX_DEPTH:
+                raise ConfigError(f"search space depth {d}: allowed 1..{MAX_DEPTH}")
+        for w in self.widths:
+            if not 1 <= w <= MAX_WIDTH:
+                raise ConfigError(f"search space width {w}: allowed 1..{MAX_WIDTH}")
+        for a in self.activations:
+            if a not in ACTIVATIONS:
+                raise ConfigError(f"search space activation {a!r}; allowed: {', '.join(ACTIVATIONS)}")
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> SearchSpace:
+        return cls(config.depths, config.widths, config.activations)
+
+    def describe(self) -> str:
+        return (
+            f"depths {list(self.depths)}, widths {list(self.widths)}, "
+            f"activations {list(self.activations)}: {self.size} architectures"
+        )
+
+    @property
+    def size(self) -> int:
+        return sum(len(self.widths) ** d for d in self.depths) * len(self.activations)
+
+    def contains(self, arch: Arch) -> bool:
+        return (
+            arch.depth in self.depths
+            and arch.activation in self.activations
+            and all(w in self.widths for w in arch.widths)
+        )
+
+    def all(self) -> list[Arch]:
+        """Every architecture, in a fixed order (used to index a policy over the whole space)."""
+        return [
+            Arch(ws, act)
+            for act in self.activations
+            for d in self.depths
+            for ws in itertools.product(self.widths, repeat=d)
+        ]
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """Uniform over architectures (not over depths): depth d is drawn with weight |widths|^d."""
+        weights = np.array([len(self.widths) ** d for d in self.depths], dtype=float)
+        d = self.depths[rng.choice(len(self.depths), p=weights / weights.sum())]
+        widths = tuple(self.widths[i] for i in rng.integers(len(self.widths), size=d))
+        return Arch(widths, self.activations[rng.integers(len(self.activations))])
+
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        """Architectures one edit away: one layer one width step wider or narrower, a layer added at
+        the end (as wide as the last) or the last one removed, or the other activation."""
+        out: set[Arch] = set()
+        ws = list(arch.widths)
+        for i, w in enumerate(ws):
+            if w in self.widths:
+                k = self.widths.index(w)
+                for j in (k - 1, k + 1):
+                    if 0 <= j < len(self.widths):
+                        out.add(Arch(tuple(ws[:i] + [self.widths[j]] + ws[i + 1 :]), arch.activation))
+        if arch.depth + 1 in self.depths:
+            out.add(Arch(tuple(ws + [ws[-1]]), arch.activation))
+        if arch.depth - 1 in self.depths:
+            out.add(Arch(tuple(ws[:-1]), arch.activation))
+        for a in self.activations:
+            if a != arch.activation:
+                out.add(Arch(arch.widths, a))
+        return sorted(a for a in out if self.contains(a))
