@@ -1,0 +1,112 @@
+"""Double DQN (van Hasselt et al. 2016) with Huber loss, Adam, hard target updates, gradient-norm
+clipping, a preallocated replay buffer, and `reconfigure(arch)` to change the network mid-training."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nasdqn.networks import MLP, FlatAdam, MorphReport, morph
+from nasdqn.search_space import Arch
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions in preallocated numpy arrays."""
+
+    def __init__(self, capacity: int, obs_dim: int) -> None:
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((capacity, 1), dtype=np.int64)
+        self.rewards = np.zeros((capacity, 1), dtype=np.float32)
+        # 1 only for a true terminal state: a time-limit truncation still bootstraps.
+        self.terminals = np.zeros((capacity, 1), dtype=np.float32)
+        self.size = 0
+        self.pos = 0
+
+    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminal: bool) -> None:
+        i = self.pos
+        self.obs[i] = obs
+        self.next_obs[i] = next_obs
+        self.actions[i] = action
+        self.rewards[i] = reward
+        self.terminals[i] = terminal
+        self.pos = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def recent_states(self, n: int) -> np.ndarray:
+        """Up to n most recent observations (probe states for morphing and distillation)."""
+        n = min(n, self.size)
+        idx = (self.pos - 1 - np.arange(n)) % self.capacity
+        return self.obs[idx]
+
+
+class DQNAgent:
+    def __init__(self, obs_dim: int, n_actions: int, arch: Arch, *, lr: float, gamma: float,
+                 batch_size: int, buffer_size: int, grad_clip: float, rng: np.random.Generator,
+                 torch_generator: torch.Generator) -> None:
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.lr, self.gamma, self.batch_size, self.grad_clip = lr, gamma, batch_size, grad_clip
+        self.rng = rng
+        self.buffer = ReplayBuffer(buffer_size, obs_dim)
+        self._grad_out = torch.zeros(batch_size, n_actions)
+        self._set_online(MLP(obs_dim, n_actions, arch, generator=torch_generator))
+
+    @property
+    def arch(self) -> Arch:
+        return self.online.arch
+
+    def _set_online(self, net: MLP) -> None:
+        self.online = net
+        self.target = net.clone()
+        # Adam's moments belong to the old parameters; a new network starts a new optimiser.
+        self.optimizer = FlatAdam(net.flat, self.lr)
+        self.grad, self._grad_views = net.gradient_buffer()
+        self._q = net.numpy_forward()
+
+    def act(self, obs: np.ndarray, epsilon: float) -> int:
+        if self.rng.random() < epsilon:
+            return int(self.rng.integers(self.n_actions))
+        return int(self._q(obs).argmax())
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        return self._q(obs).argmax(axis=-1)
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        return self._q(obs)
+
+    def update(self) -> torch.Tensor:
+        """One gradient step on a minibatch. Returns the gradient norm before clipping (a tensor,
+        so the caller decides when to pay for reading it)."""
+        b, buf = self.batch_size, self.buffer
+        idx = self.rng.integers(buf.size, size=b)
+        obs = torch.from_numpy(buf.obs[idx])
+        next_obs = torch.from_numpy(buf.next_obs[idx])
+        actions = torch.from_numpy(buf.actions[idx])
+        rewards = torch.from_numpy(buf.rewards[idx])
+        not_terminal = torch.from_numpy(1.0 - buf.terminals[idx])
+
+        q_all, inputs = self.online.forward_keep(obs)
+        q = q_all.gather(1, actions)
+        # Double DQN: the online network picks the next action, the target network values it.
+        next_action = self.online(next_obs).argmax(dim=1, keepdim=True)
+        next_q = self.target(next_obs).gather(1, next_action)
+        target = torch.addcmul(rewards, not_terminal, next_q, value=self.gamma)
+        # Huber loss (delta 1) averaged over the batch: its gradient is clip(q - y, -1, 1) / b.
+        grad_q = (q - target).clamp_(-1.0, 1.0).div_(b)
+        self.online.backward(inputs, self._grad_out.zero_().scatter_(1, actions, grad_q), self._grad_views)
+        norm = torch.linalg.vector_norm(self.grad)
+        self.optimizer.step(self.grad, grad_scale=torch.clamp(norm / self.grad_clip, min=1.0))
+        return norm
+
+    def sync_target(self) -> None:
+        self.target.flat.copy_(self.online.flat)
+
+    def reconfigure(self, arch: Arch, rng: np.random.Generator, distill_steps: int = 0,
+                    probe_size: int = 2048) -> MorphReport:
+        """Morph the online network into `arch`; the target follows it, the replay buffer is kept."""
+        probe = torch.from_numpy(self.buffer.recent_states(probe_size)) if self.buffer.size else None
+        net, report = morph(self.online, arch, rng, probe, distill_steps=distill_steps,
+                            batch_size=self.batch_size)
+        self._set_online(net)
+        return report

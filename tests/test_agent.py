@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+
+from nasdqn.agent import DQNAgent, ReplayBuffer
+from nasdqn.search_space import Arch
+
+
+def _agent(arch="relu-32", batch=16, **kw):
+    return DQNAgent(3, 4, Arch.parse(arch), lr=1e-3, gamma=0.9, batch_size=batch, buffer_size=kw.get("size", 100),
+                    grad_clip=kw.get("clip", 10.0), rng=np.random.default_rng(0),
+                    torch_generator=torch.Generator().manual_seed(0))
+
+
+def test_replay_buffer_wraps_around_keeping_the_newest():
+    buf = ReplayBuffer(5, 2)
+    for i in range(12):
+        buf.add(np.full(2, i), i % 3, float(i), np.full(2, i + 1), i == 11)
+    assert buf.size == 5 and buf.pos == 12 % 5
+    assert sorted(buf.rewards[:, 0].tolist()) == [7, 8, 9, 10, 11]
+    np.testing.assert_array_equal(buf.next_obs[:, 0] - buf.obs[:, 0], np.ones(5))
+    assert buf.terminals[:, 0].sum() == 1 and buf.terminals[11 % 5, 0] == 1
+    np.testing.assert_array_equal(buf.recent_states(3)[:, 0], [11, 10, 9])
+
+
+def test_update_matches_a_double_dqn_reference_step():
+    """One update of ours against the same step written with autograd and torch.optim."""
+    agent = _agent(clip=0.05)  # a small clip so that clipping is active
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        agent.buffer.add(rng.standard_normal(3), int(rng.integers(4)), float(rng.standard_normal()),
+                         rng.standard_normal(3), bool(rng.random() < 0.2))
+    before = agent.online.flat.clone()
+    target = agent.target.flat.clone()
+    agent.target.flat.add_(0.1)  # make the target differ from the online net
+    target = agent.target.flat.clone()
+    idx = np.random.default_rng(0).integers(agent.buffer.size, size=16)  # the agent's own draw
+    agent.rng = np.random.default_rng(0)
+    agent.update()
+
+    from nasdqn.networks import MLP
+    leaf = before.clone().requires_grad_(True)
+    online, tgt = MLP(3, 4, agent.arch, leaf), MLP(3, 4, agent.arch, target)
+    b = agent.buffer
+    obs, nxt = torch.from_numpy(b.obs[idx]), torch.from_numpy(b.next_obs[idx])
+    a = torch.from_numpy(b.actions[idx])
+    with torch.no_grad():
+        y = torch.from_numpy(b.rewards[idx]) + 0.9 * torch.from_numpy(1 - b.terminals[idx]) * tgt(nxt).gather(
+            1, online(nxt).argmax(1, keepdim=True))
+    loss = torch.nn.functional.smooth_l1_loss(online(obs).gather(1, a), y)
+    opt = torch.optim.Adam([leaf], lr=1e-3)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([leaf], 0.05)
+    opt.step()
+    torch.testing.assert_close(agent.online.flat, leaf.detach(), atol=1e-6, rtol=1e-5)
+
+
+def test_learning_reduces_td_error_on_a_fixed_problem():
+    agent = _agent("relu-32", batch=32, size=256)
+    rng = np.random.default_rng(2)
+    for _ in range(256):  # terminal transitions: the target is the reward itself
+        obs = rng.standard_normal(3)
+        agent.buffer.add(obs, int(rng.integers(4)), float(obs[0]), obs, True)
+    b = agent.buffer
+
+    def td() -> float:
+        q = agent.q_values(b.obs)[np.arange(256), b.actions[:, 0]]
+        return float(np.abs(q - b.rewards[:, 0]).mean())
+
+    start = td()
+    for _ in range(400):
+        agent.update()
+    assert td() < 0.5 * start
+
+
+def test_reconfigure_morphs_online_rebuilds_target_keeps_buffer():
+    agent = _agent("relu-32")
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        agent.buffer.add(rng.standard_normal(3), 1, 0.0, rng.standard_normal(3), False)
+    x = agent.buffer.obs[:40]
+    q_before = agent.q_values(x)
+    report = agent.reconfigure(Arch.parse("relu-64x64"), np.random.default_rng(0))
+    assert agent.arch == Arch.parse("relu-64x64") and report.preserving
+    assert report.error < 1e-5
+    np.testing.assert_allclose(agent.q_values(x), q_before, atol=1e-5)
+    torch.testing.assert_close(agent.target.flat, agent.online.flat)
+    assert agent.buffer.size == 40
+    agent.update()  # the optimiser follows the new parameters
+    assert not torch.equal(agent.target.flat, agent.online.flat)
+
+
+@pytest.mark.parametrize("eps,expect_random", [(0.0, False), (1.0, True)])
+def test_act_is_greedy_or_random_by_epsilon(eps, expect_random):
+    agent = _agent()
+    obs = np.ones(3, dtype=np.float32)
+    acts = {agent.act(obs, eps) for _ in range(200)}
+    assert (len(acts) > 1) == expect_random
