@@ -1,0 +1,185 @@
+"""`RunResult` and the run directory: one function writes a run, one reads it (data/README.md).
+
+A run directory holds `episodes.parquet`, `evals.parquet`, `arch_events.parquet`, `timing.json`,
+`controller.json` and, written last, `meta.json` whose `status` says whether the rest is complete.
+Every file is written to a temporary name and renamed into place, so a crash leaves either the old
+file or the new one, never half of one; and `meta.json` is removed before anything else is written,
+so a directory being rewritten never looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nasdqn.config import RunConfig
+
+TABLES = ("episodes", "evals", "arch_events")
+STATUS_OK = "ok"
+STATUSES = (STATUS_OK, "failed", "diverged", "interrupted")
+
+
+class RunDirError(RuntimeError):
+    """A run directory is missing, incomplete, failed or belongs to another config."""
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    episodes: pd.DataFrame
+    evals: pd.DataFrame
+    arch_events: pd.DataFrame
+    timing: dict[str, float]
+    anchors: dict[str, float | None]
+    controller_state: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def run_dir(root: str | Path, config: RunConfig) -> Path:
+    """data/runs/<experiment>/<env>/<method>/seed=<n>, with '/' and ':' made path-safe."""
+    env = config.env.replace("/", "-")
+    method = config.method.replace(":", "_")
+    return Path(root) / "runs" / config.experiment / env / method / f"seed={config.seed}"
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True, allow_nan=True)
+            f.write("\n")
+
+    _atomic_write(path, write)
+
+
+def provenance() -> dict[str, Any]:
+    """Package, library and host versions, and the git commit of the code if it is a checkout."""
+    libs = {}
+    for name in ("nasdqn", "torch", "numpy", "gymnasium", "pandas", "pyarrow"):
+        try:
+            libs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libs[name] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "versions": {"python": sys.version.split()[0], **libs},
+        "git_commit": commit,
+        "host": {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count()},
+    }
+
+
+def _begin(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "meta.json").unlink(missing_ok=True)
+
+
+def write_run(path: str | Path, result: RunResult) -> Path:
+    """Write a finished run; `meta.json` (status ok) is the last file to appear."""
+    path = Path(path)
+    _begin(path)
+    for name in TABLES:
+        table: pd.DataFrame = getattr(result, name)
+        _atomic_write(path / f"{name}.parquet", lambda tmp, t=table: t.to_parquet(tmp, index=False))
+    _write_json(path / "timing.json", result.timing)
+    _write_json(path / "controller.json", result.controller_state)
+    meta = {
+        "config": result.config.to_dict(),
+        "config_hash": result.config.config_hash,
+        "anchors": result.anchors,
+        "wall_time": result.timing.get("total"),
+        **provenance(),
+        **{k: v for k, v in result.meta.items() if k not in ("status", "error")},
+        "status": STATUS_OK,
+    }
+    _write_json(path / "meta.json", meta)
+    return path
+
+
+def write_failure(path: str | Path, config: RunConfig, status: str, error: str,
+                  extra: dict[str, Any] | None = None) -> Path:
+    """Record a run that did not finish (`failed`, `diverged`, `interrupted`) with its error."""
+    if status == STATUS_OK or status not in STATUSES:
+        raise ValueError(f"failure status {status!r}; allowed: {', '.join(STATUSES[1:])}")
+    path = Path(path)
+    _begin(path)
+    meta = {"config": config.to_dict(), "config_hash": config.config_hash, **provenance(),
+            **(extra or {}), "status": status, "error": error}
+    _write_json(path / "meta.json", meta)
+    return path
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The run's meta.json, or RunDirError saying why it cannot be read."""
+    meta_path = Path(path) / "meta.json"
+    if not meta_path.exists():
+        raise RunDirError(f"{path}: no meta.json (the run never finished or is being written)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunDirError(f"{path}: meta.json does not parse ({e})") from None
+    if not isinstance(meta, dict) or meta.get("status") not in STATUSES:
+        raise RunDirError(f"{path}: meta.json has no valid status; allowed: {', '.join(STATUSES)}")
+    return meta
+
+
+def run_status(path: str | Path, expect_hash: str | None = None) -> str:
+    """`ok`, `failed`, `diverged`, `interrupted`, `missing`, `incomplete` or `stale` (other config)."""
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    try:
+        meta = read_meta(path)
+    except RunDirError:
+        return "incomplete"
+    if expect_hash is not None and meta.get("config_hash") != expect_hash:
+        return "stale"
+    if meta["status"] == STATUS_OK and not all((path / f"{t}.parquet").exists() for t in TABLES):
+        return "incomplete"
+    return meta["status"]
+
+
+def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
+    """Read a finished run; refuse one that is incomplete, not ok, corrupt or of another config."""
+    path = Path(path)
+    meta = read_meta(path)
+    if meta["status"] != STATUS_OK:
+        raise RunDirError(f"{path}: status is {meta['status']!r}, not ok: {meta.get('error', '')}")
+    if expect_hash is not None and meta.get("config_hash") != expect_hash:
+        raise RunDirError(f"{path}: config hash {meta.get('config_hash')} does not match the expected {expect_hash}")
+    try:
+        config = RunConfig.from_dict(meta["config"])
+        tables = {t: pd.read_parquet(path / f"{t}.parquet") for t in TABLES}
+        timing = json.loads((path / "timing.json").read_text())
+        controller = json.loads((path / "controller.json").read_text())
+    except Exception as e:  # any corruption of a file that claims to be complete
+        raise RunDirError(f"{path}: a run file is missing or corrupt ({type(e).__name__}: {e})") from None
+    if config.config_hash != meta.get("config_hash"):
+        raise RunDirError(f"{path}: meta.json's config does not match its config_hash")
+    return RunResult(config=config, **tables, timing=timing, anchors=meta.get("anchors", {}),
+                     controller_state=controller, meta=meta)

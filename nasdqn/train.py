@@ -1,0 +1,190 @@
+"""`train(config) -> RunResult`: one run, a pure function of (config, seed). No files, no printing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nasdqn.agent import DQNAgent
+from nasdqn.config import RunConfig, method_arch
+from nasdqn.controllers import Controller, Feedback, FixedController, LearnedController, RandomController
+from nasdqn.envs import (
+    make_env,
+    pendulum_params,
+    random_policy,
+    reference_policy,
+    rollout_pendulum,
+    sample_starts,
+)
+from nasdqn.records import RunResult
+from nasdqn.search_space import Arch, SearchSpace
+
+TIMING_KEYS = ("env", "act", "learn", "controller", "morph", "eval")
+
+
+class Diverged(RuntimeError):
+    """Training produced non-finite values; the run stops and is recorded as diverged."""
+
+
+def check_runnable(config: RunConfig) -> None:
+    """Build the env once so that a bad env (unknown id, unusable action space) fails before any work."""
+    make_env(config.env, 0, config.n_actions, config.max_torque, config.horizon).close()
+
+
+def make_controller(config: RunConfig, rng: np.random.Generator) -> Controller:
+    fixed = method_arch(config.method)
+    if fixed is not None:
+        return FixedController(Arch.parse(fixed))
+    space, start = SearchSpace.from_config(config), Arch.parse(config.start_arch)
+    if config.method == "random":
+        return RandomController(space, start, rng)
+    return LearnedController(
+        space, start, rng, lr=config.ctrl_lr, entropy=config.ctrl_entropy,
+        baseline_rate=config.ctrl_baseline, break_cost=config.ctrl_break_cost, signal=config.ctrl_signal,
+        moves=config.ctrl_moves, cost_weight=config.ctrl_cost_weight, sharpen=config.ctrl_sharpen,
+    )
+
+
+class Evaluator:
+    """Greedy returns on fixed evaluation starts, the same for every run of a config's env.
+
+    The pendulum runs all starts at once through its vectorised twin; other envs are reset with
+    seeds eval_seed, eval_seed + 1, ... and stepped one by one.
+    """
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.env = make_env(config.env, None, config.n_actions, config.max_torque, config.horizon)
+        self.pendulum = pendulum_params(self.env)
+        if self.pendulum is not None:
+            self.starts = sample_starts(self.pendulum, np.random.default_rng(config.eval_seed), config.eval_episodes)
+
+    def returns(self, policy: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        if self.pendulum is not None:
+            return rollout_pendulum(self.pendulum, self.starts, policy)
+        out = []
+        for i in range(self.config.eval_episodes):
+            obs, _ = self.env.reset(seed=self.config.eval_seed + i)
+            total, done = 0.0, False
+            while not done:
+                obs, reward, terminated, truncated, _ = self.env.step(int(policy(obs[None].astype(np.float32))[0]))
+                total += float(reward)
+                done = terminated or truncated
+            out.append(total)
+        return np.array(out)
+
+    def anchors(self) -> dict[str, float | None]:
+        """Mean returns of a uniform random policy and (pendulum only) the reference controller."""
+        n = self.env.action_space.n
+        anchors: dict[str, float | None] = {
+            "random_return": float(self.returns(random_policy(n, np.random.default_rng(self.config.eval_seed))).mean()),
+            "reference_return": None,
+        }
+        if self.pendulum is not None:
+            anchors["reference_return"] = float(self.returns(reference_policy(self.pendulum)).mean())
+        return anchors
+
+
+def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> RunResult:
+    """Train one agent for `config.steps` environment steps and return everything measured.
+
+    `progress(n)` is called with the number of steps done since the last call (for progress bars).
+    """
+    torch.set_num_threads(config.threads)
+    wall_start = time.perf_counter()
+    seeds = np.random.SeedSequence(config.seed).spawn(5)
+    env_rng, agent_rng, ctrl_rng, morph_rng = (np.random.default_rng(s) for s in seeds[:4])
+    torch_gen = torch.Generator().manual_seed(int(seeds[4].generate_state(1)[0]))
+
+    env = make_env(config.env, int(env_rng.integers(2**31)), config.n_actions, config.max_torque, config.horizon)
+    obs_dim, n_actions = env.observation_space.shape[0], env.action_space.n
+    evaluator = Evaluator(config)
+    controller = make_controller(config, ctrl_rng)
+    arch = controller.initial()
+    agent = DQNAgent(obs_dim, n_actions, arch, lr=config.lr, gamma=config.gamma, batch_size=config.batch_size,
+                     buffer_size=config.buffer_size, grad_clip=config.grad_clip, rng=agent_rng,
+                     torch_generator=torch_gen)
+
+    timing = dict.fromkeys(TIMING_KEYS, 0.0)
+    episodes: list[tuple] = []
+    evals: list[tuple] = []
+    events: list[tuple] = [(0, 0, None, str(arch), np.nan, _entropy(controller), agent.online.n_params,
+                            0.0, True)]
+    window_returns: list[float] = []
+    eps_steps = max(1, int(config.eps_fraction * config.steps))
+    clock = time.perf_counter
+
+    obs, _ = env.reset(seed=int(env_rng.integers(2**31)))
+    ep_return, ep_len, episode = 0.0, 0, 0
+    for step in range(1, config.steps + 1):
+        epsilon = config.eps_end + (config.eps_start - config.eps_end) * max(0.0, 1.0 - (step - 1) / eps_steps)
+        t0 = clock()
+        action = agent.act(obs, epsilon)
+        t1 = clock()
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        t2 = clock()
+        agent.buffer.add(obs, action, reward, next_obs, terminated)
+        obs = next_obs
+        ep_return += reward
+        ep_len += 1
+        if step > config.learning_starts and step % config.train_freq == 0:
+            agent.update()
+        if step % config.target_update == 0:
+            agent.sync_target()
+        t3 = clock()
+        timing["act"] += t1 - t0
+        timing["env"] += t2 - t1
+        timing["learn"] += t3 - t2
+
+        if terminated or truncated:
+            episode += 1
+            episodes.append((step, episode, ep_return, ep_len, epsilon, str(agent.arch)))
+            window_returns.append(ep_return)
+            obs, _ = env.reset()
+            ep_return, ep_len = 0.0, 0
+            if episode % config.search_interval == 0:
+                t0 = clock()
+                fb = Feedback(step, episode, agent.arch, float(np.mean(window_returns)),
+                              agent.online.n_params, step / config.steps)
+                new_arch = controller.propose(fb)
+                window_returns = []
+                t1 = clock()
+                timing["controller"] += t1 - t0
+                if new_arch is not None and new_arch != agent.arch:
+                    report = agent.reconfigure(new_arch, morph_rng, config.distill_steps)
+                    timing["morph"] += clock() - t1
+                    events.append((step, episode, report.from_arch, report.to_arch, fb.score,
+                                   _entropy(controller), agent.online.n_params, report.error_after,
+                                   report.preserving))
+
+        if step % config.eval_every == 0 or step == config.steps:
+            t0 = clock()
+            returns = evaluator.returns(agent.greedy)
+            if not np.all(np.isfinite(agent.online.flat.numpy())):
+                raise Diverged(f"non-finite network parameters at step {step} ({agent.arch})")
+            evals.extend((step, i, float(r), str(agent.arch)) for i, r in enumerate(returns))
+            timing["eval"] += clock() - t0
+        if progress is not None and step % 1000 == 0:
+            progress(1000)
+    if progress is not None and config.steps % 1000:
+        progress(config.steps % 1000)
+
+    timing["total"] = time.perf_counter() - wall_start
+    return RunResult(
+        config=config,
+        episodes=pd.DataFrame(episodes, columns=["step", "episode", "return", "length", "epsilon", "arch"]),
+        evals=pd.DataFrame(evals, columns=["step", "eval_episode", "return", "arch"]),
+        arch_events=pd.DataFrame(events, columns=["step", "episode", "from_arch", "to_arch", "score",
+                                                  "entropy", "params", "morph_error", "preserving"]),
+        timing=timing,
+        anchors=evaluator.anchors(),
+        controller_state=controller.state_dict(),
+    )
+
+
+def _entropy(controller: Controller) -> float:
+    return float(controller.diagnostics().get("entropy", 0.0))

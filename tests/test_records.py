@@ -1,0 +1,65 @@
+import json
+
+import pandas as pd
+import pytest
+
+from nasdqn.config import RunConfig
+from nasdqn.records import RunDirError, read_run, run_dir, run_status, write_failure, write_run
+from nasdqn.train import train
+
+
+@pytest.fixture(scope="module")
+def result():
+    return train(RunConfig(method="nas", steps=1200, learning_starts=200, eval_every=600, search_interval=1,
+                           horizon=100))
+
+
+def test_write_then_read_round_trip(tmp_path, result):
+    path = write_run(run_dir(tmp_path, result.config), result)
+    assert path.relative_to(tmp_path).parts == ("runs", "adhoc", "NASDQN-InvertedPendulum-v0", "nas", "seed=0")
+    back = read_run(path, expect_hash=result.config.config_hash)
+    assert back.config == result.config
+    for t in ("episodes", "evals", "arch_events"):
+        pd.testing.assert_frame_equal(getattr(back, t), getattr(result, t))
+    assert back.meta["status"] == "ok" and back.meta["versions"]["torch"].startswith("2.13")
+    assert run_status(path, result.config.config_hash) == "ok"
+
+
+def test_reading_refuses_incomplete_failed_corrupt_or_other_config(tmp_path, result):
+    path = write_run(tmp_path / "run", result)
+    assert run_status(path, "0" * 16) == "stale"
+    with pytest.raises(RunDirError, match="does not match"):
+        read_run(path, expect_hash="0" * 16)
+
+    (path / "evals.parquet").write_bytes((path / "evals.parquet").read_bytes()[:50])  # truncated
+    with pytest.raises(RunDirError, match="missing or corrupt"):
+        read_run(path)
+
+    (path / "meta.json").write_text("{not json")
+    assert run_status(path) == "incomplete"
+    with pytest.raises(RunDirError, match="does not parse"):
+        read_run(path)
+
+    (path / "meta.json").unlink()
+    assert run_status(path) == "incomplete"
+    with pytest.raises(RunDirError, match="no meta.json"):
+        read_run(path)
+    assert run_status(tmp_path / "nothing") == "missing"
+
+
+def test_failures_are_recorded_and_never_read_as_ok(tmp_path, result):
+    path = write_run(tmp_path / "run", result)
+    write_failure(path, result.config, "diverged", "NaN loss at step 5")
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["status"] == "diverged" and "NaN" in meta["error"]
+    assert run_status(path) == "diverged"
+    with pytest.raises(RunDirError, match="diverged"):
+        read_run(path)
+    with pytest.raises(ValueError):
+        write_failure(path, result.config, "ok", "")
+
+
+def test_no_temporary_files_are_left_behind(tmp_path, result):
+    path = write_run(tmp_path / "run", result)
+    assert sorted(p.name for p in path.iterdir()) == [
+        "arch_events.parquet", "controller.json", "episodes.parquet", "evals.parquet", "meta.json", "timing.json"]

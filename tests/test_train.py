@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasdqn.config import ConfigError, RunConfig
+from nasdqn.metrics import final_performance, normalised
+from nasdqn.train import TIMING_KEYS, train
+
+TINY = dict(steps=1500, learning_starts=300, eval_every=500, eval_episodes=3, search_interval=1, horizon=100)
+
+
+@pytest.mark.parametrize("method", ["fixed-small", "fixed-medium", "fixed-large", "fixed:tanh-16x8", "random", "nas"])
+def test_every_method_runs_and_returns_tidy_tables(method):
+    r = train(RunConfig(method=method, **TINY))
+    assert len(r.episodes) == 15 and r.episodes["step"].is_monotonic_increasing
+    assert sorted(r.evals["step"].unique()) == [500, 1000, 1500]
+    assert len(r.evals) == 9 and np.isfinite(r.evals["return"]).all()
+    assert r.arch_events.iloc[0]["step"] == 0
+    assert set(TIMING_KEYS) <= set(r.timing) and r.timing["total"] > 0
+    if method.startswith("fixed"):
+        assert len(r.arch_events) == 1
+    if method == "random":
+        assert len(r.arch_events) > 5  # it draws a new architecture nearly every window
+
+
+def test_same_config_and_seed_give_identical_tables():
+    config = RunConfig(method="random", seed=7, **TINY)
+    a, b = train(config), train(config)
+    for t in ("episodes", "evals", "arch_events"):
+        pd.testing.assert_frame_equal(getattr(a, t), getattr(b, t))
+    assert a.anchors == b.anchors
+    c = train(config.replace(seed=8))
+    assert not c.episodes["return"].equals(a.episodes["return"])
+
+
+def test_other_gymnasium_envs_work():
+    r = train(RunConfig(env="CartPole-v1", steps=600, learning_starts=100, eval_every=600, eval_episodes=2))
+    assert r.anchors["reference_return"] is None and r.anchors["random_return"] > 0
+    r = train(RunConfig(env="Pendulum-v1", n_actions=3, steps=400, learning_starts=100, eval_every=400,
+                        eval_episodes=1))
+    assert len(r.evals) == 1
+
+
+def test_metrics_final_performance_and_normalisation():
+    evals = pd.DataFrame({"step": np.repeat([1, 2, 3], 2), "return": [0, 2, 4, 6, 8, 10]})
+    assert final_performance(evals, last=2) == pytest.approx((5 + 9) / 2)
+    assert normalised(-500, -1000, -400) == pytest.approx(500 / 600)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(method="bogus"), "unknown method"), (dict(steps=0), "steps"), (dict(seed=-3), "seed"),
+    (dict(widths=()), "widths is empty"), (dict(widths=(10**9,)), "width"), (dict(env="Nope-v9"), "unknown env"),
+    (dict(method="nas", start_arch="relu-48"), "not in the search space"), (dict(ctrl_signal="magic"), "trend, raw"),
+])
+def test_config_refuses_bad_values_naming_what_is_allowed(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        RunConfig(**bad)
+
+
+def test_config_from_dict_refuses_unknown_keys_and_wrong_types():
+    with pytest.raises(ConfigError, match="unknown option"):
+        RunConfig.from_dict({"stepz": 5})
+    with pytest.raises(ConfigError, match="not a valid int"):
+        RunConfig.from_dict({"steps": "many"})
+    with pytest.raises(ConfigError, match="not a valid int"):
+        RunConfig.from_dict({"steps": True})
+    assert RunConfig.from_dict({"steps": "2e4", "widths": "8,16"}).steps == 20000
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a = RunConfig()
+    assert a.config_hash == RunConfig.from_dict(a.to_dict()).config_hash
+    assert a.config_hash != a.replace(lr=2e-3).config_hash
