@@ -18,9 +18,9 @@ class ReplayBuffer:
         self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
         self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
         self.actions = np.zeros((capacity, 1), dtype=np.int64)
-        self.rewards = np.zeros((capacity, 1), dtype=np.float32)
-        # 1 only for a true terminal state: a time-limit truncation still bootstraps.
-        self.terminals = np.zeros((capacity, 1), dtype=np.float32)
+        # Column 0: reward; column 1: 0 for a true terminal state, else 1 (a time-limit truncation
+        # still bootstraps). One array, so that a minibatch needs one gather for both.
+        self.reward_cont = np.zeros((capacity, 2), dtype=np.float32)
         self.size = 0
         self.pos = 0
 
@@ -29,8 +29,8 @@ class ReplayBuffer:
         self.obs[i] = obs
         self.next_obs[i] = next_obs
         self.actions[i] = action
-        self.rewards[i] = reward
-        self.terminals[i] = terminal
+        self.reward_cont[i, 0] = reward
+        self.reward_cont[i, 1] = not terminal
         self.pos = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -50,6 +50,9 @@ class DQNAgent:
         self.rng = rng
         self.buffer = ReplayBuffer(buffer_size, obs_dim)
         self._grad_out = torch.zeros(batch_size, n_actions)
+        # obs and next_obs of a minibatch, stacked: the online network runs once on both.
+        self._both = np.zeros((2 * batch_size, obs_dim), dtype=np.float32)
+        self._both_t = torch.from_numpy(self._both)
         self._set_online(MLP(obs_dim, n_actions, arch, generator=torch_generator))
 
     @property
@@ -80,20 +83,21 @@ class DQNAgent:
         so the caller decides when to pay for reading it)."""
         b, buf = self.batch_size, self.buffer
         idx = self.rng.integers(buf.size, size=b)
-        obs = torch.from_numpy(buf.obs[idx])
-        next_obs = torch.from_numpy(buf.next_obs[idx])
+        np.take(buf.obs, idx, axis=0, out=self._both[:b])
+        np.take(buf.next_obs, idx, axis=0, out=self._both[b:])
         actions = torch.from_numpy(buf.actions[idx])
-        rewards = torch.from_numpy(buf.rewards[idx])
-        not_terminal = torch.from_numpy(1.0 - buf.terminals[idx])
+        reward_cont = torch.from_numpy(buf.reward_cont[idx])
 
-        q_all, inputs = self.online.forward_keep(obs)
-        q = q_all.gather(1, actions)
+        q_both, inputs = self.online.forward_keep(self._both_t)
+        q = q_both[:b].gather(1, actions)
         # Double DQN: the online network picks the next action, the target network values it.
-        next_action = self.online(next_obs).argmax(dim=1, keepdim=True)
-        next_q = self.target(next_obs).gather(1, next_action)
-        target = torch.addcmul(rewards, not_terminal, next_q, value=self.gamma)
+        next_action = q_both[b:].argmax(dim=1, keepdim=True)
+        next_q = self.target(self._both_t[b:]).gather(1, next_action)
+        target = torch.addcmul(reward_cont[:, :1], reward_cont[:, 1:], next_q, value=self.gamma)
         # Huber loss (delta 1) averaged over the batch: its gradient is clip(q - y, -1, 1) / b.
         grad_q = (q - target).clamp_(-1.0, 1.0).div_(b)
+        # Only the first b rows (obs) carry gradient; the next_obs rows were for the argmax.
+        inputs = [x[:b] for x in inputs]
         self.online.backward(inputs, self._grad_out.zero_().scatter_(1, actions, grad_q), self._grad_views)
         norm = torch.linalg.vector_norm(self.grad)
         self.optimizer.step(self.grad, grad_scale=torch.clamp(norm / self.grad_clip, min=1.0))

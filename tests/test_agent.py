@@ -17,9 +17,9 @@ def test_replay_buffer_wraps_around_keeping_the_newest():
     for i in range(12):
         buf.add(np.full(2, i), i % 3, float(i), np.full(2, i + 1), i == 11)
     assert buf.size == 5 and buf.pos == 12 % 5
-    assert sorted(buf.rewards[:, 0].tolist()) == [7, 8, 9, 10, 11]
+    assert sorted(buf.reward_cont[:, 0].tolist()) == [7, 8, 9, 10, 11]
     np.testing.assert_array_equal(buf.next_obs[:, 0] - buf.obs[:, 0], np.ones(5))
-    assert buf.terminals[:, 0].sum() == 1 and buf.terminals[11 % 5, 0] == 1
+    assert buf.reward_cont[:, 1].sum() == 4 and buf.reward_cont[11 % 5, 1] == 0
     np.testing.assert_array_equal(buf.recent_states(3)[:, 0], [11, 10, 9])
 
 
@@ -45,7 +45,7 @@ def test_update_matches_a_double_dqn_reference_step():
     obs, nxt = torch.from_numpy(b.obs[idx]), torch.from_numpy(b.next_obs[idx])
     a = torch.from_numpy(b.actions[idx])
     with torch.no_grad():
-        y = torch.from_numpy(b.rewards[idx]) + 0.9 * torch.from_numpy(1 - b.terminals[idx]) * tgt(nxt).gather(
+        y = torch.from_numpy(b.reward_cont[idx, :1]) + 0.9 * torch.from_numpy(b.reward_cont[idx, 1:]) * tgt(nxt).gather(
             1, online(nxt).argmax(1, keepdim=True))
     loss = torch.nn.functional.smooth_l1_loss(online(obs).gather(1, a), y)
     opt = torch.optim.Adam([leaf], lr=1e-3)
@@ -66,7 +66,7 @@ def test_learning_reduces_td_error_on_a_fixed_problem():
 
     def td() -> float:
         q = agent.q_values(b.obs)[np.arange(256), b.actions[:, 0]]
-        return float(np.abs(q - b.rewards[:, 0]).mean())
+        return float(np.abs(q - b.reward_cont[:, 0]).mean())
 
     start = td()
     for _ in range(400):

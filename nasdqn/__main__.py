@@ -1,0 +1,5 @@
+import sys
+
+from nasdqn.cli import main
+
+sys.exit(main())
