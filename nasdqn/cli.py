@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -54,39 +55,87 @@ def check_output_dir(out: Path, force: bool) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from nasdqn.records import run_dir, write_failure, write_run
-    from nasdqn.train import Diverged, check_runnable, train
+    from nasdqn.batch import run_and_record
+    from nasdqn.metrics import final_performance
+    from nasdqn.records import run_dir
+    from nasdqn.train import check_runnable
 
     config = config_from_args(args)
     check_runnable(config)
     out = Path(args.out) if args.out else run_dir(args.root, config)
     check_output_dir(out, args.force)
 
-    bar = tqdm(total=config.steps, unit="step", desc=config.method, disable=args.quiet or None,
-               dynamic_ncols=True)
+    bar = tqdm(total=config.steps, unit="step", desc=config.method, disable=args.quiet or None, dynamic_ncols=True)
     try:
-        result = train(config, progress=bar.update)
-    except Diverged as e:
-        bar.close()
-        write_failure(out, config, "diverged", str(e))
-        print(f"nasdqn train: run diverged: {e} (recorded in {out})", file=sys.stderr)
-        return 1
+        result = run_and_record(config, out, progress=bar.update)
     except KeyboardInterrupt:
         bar.close()
-        write_failure(out, config, "interrupted", "interrupted by the user (SIGINT)")
         print(f"nasdqn train: interrupted (recorded in {out})", file=sys.stderr)
         return 130
     bar.close()
-    write_run(out, result)
+    if result is None:
+        print(f"nasdqn train: the run diverged (recorded in {out}/meta.json)", file=sys.stderr)
+        return 1
     if not args.quiet:
-        from nasdqn.metrics import final_performance
-
         final = final_performance(result.evals, config.final_evals)
         anchors = f"random policy {result.anchors['random_return']:.1f}"
         if result.anchors.get("reference_return") is not None:
             anchors += f", reference {result.anchors['reference_return']:.1f}"
         print(f"{config.method} seed {config.seed}: final greedy return {final:.1f} ({anchors}); "
               f"{result.timing['total']:.1f} s; written to {out}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from nasdqn.batch import load_grid, open_executor, pending, run_grid
+
+    name, cells = load_grid(args.grid, args.root)
+    todo = pending(cells, args.force)
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: need at least 1")
+    print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run")
+    if args.dry_run:
+        for cell in todo:
+            print(f"  would run {cell.label} -> {cell.out}")
+        return 0
+    if not todo:
+        return 0
+    counts = {"ok": 0, "failed": 0}
+    bar = tqdm(total=len(todo), unit="run", desc=name, dynamic_ncols=True, disable=args.quiet or None)
+
+    def on_done(cell, status, error):
+        counts["ok" if status == "ok" else "failed"] += 1
+        bar.set_postfix(ok=counts["ok"], failed=counts["failed"], left=len(todo) - sum(counts.values()))
+        bar.update(1)
+        if status != "ok":
+            bar.write(f"{status}: {cell.label}: {error} (see {cell.out})")
+
+    try:
+        with open_executor(args.workers, args.scheduler) as executor:
+            outcome = run_grid(todo, executor, on_done=on_done)
+    finally:
+        bar.close()
+    failed = sum(len(v) for k, v in outcome.items() if k != "ok")
+    print(f"{name}: {len(outcome.get('ok', []))} ok, {failed} not ok, "
+          f"{len(cells) - len(todo)} skipped (already done)")
+    return 1 if failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from nasdqn.batch import load_grid, status_table
+
+    name, cells = load_grid(args.grid, args.root)
+    rows = status_table(cells)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'env':{width}s}  {'method':24s} {'seed':>5s}  status")
+    for env, method, seed, status in rows:
+        print(f"{env:{width}s}  {method:24s} {seed:>5s}  {status}")
+    totals: dict[str, int] = {}
+    for *_, status in rows:
+        totals[status] = totals.get(status, 0) + 1
+    print(f"{name}: " + ", ".join(f"{v} {k}" for k, v in sorted(totals.items())))
     return 0
 
 
@@ -107,6 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--force", action="store_true", help="overwrite a finished run in the output directory")
     out.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     train.set_defaults(func=cmd_train)
+
+    batch = sub.add_parser("batch", help="run every cell of a grid through the run notebook (papermill)",
+                           description="Execute notebooks/run.ipynb with papermill for every cell of a grid "
+                                       "file, skipping cells already done with the same config.")
+    batch.add_argument("grid", help="grid file, e.g. experiments/smoke.yaml")
+    batch.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="local worker processes (default: one per core)")
+    batch.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="send the runs to this Dask scheduler instead of the local pool")
+    batch.add_argument("--root", default="data", help="data root (default: data)")
+    batch.add_argument("--force", action="store_true", help="rerun cells that are already done")
+    batch.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.set_defaults(func=cmd_batch)
+
+    status = sub.add_parser("status", help="done / failed / missing cells of a grid")
+    status.add_argument("grid", help="grid file, e.g. experiments/smoke.yaml")
+    status.add_argument("--root", default="data", help="data root (default: data)")
+    status.set_defaults(func=cmd_status)
     return parser
 
 

@@ -1,0 +1,244 @@
+"""Grids of runs: expansion and validation of `experiments/*.yaml`, execution of `notebooks/run.ipynb`
+with papermill for every cell on a local process pool or a Dask cluster (one code path: both are
+`concurrent.futures` executors), resume, progress and status.
+
+A grid file:
+
+    name: smoke                      # the experiment: data/runs/<name>/...
+    envs: [NASDQN/InvertedPendulum-v0]
+    methods: [fixed-small, nas]
+    seeds: 3                         # a count (0, 1, 2) or a list of seeds
+    steps: 2000
+    overrides: {eval_every: 500}     # any RunConfig option, for every cell
+    cells:                           # per-cell overrides, applied where `match` fits
+      - match: {method: nas}
+        set: {search_interval: 2}
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nasdqn.config import ConfigError, RunConfig
+from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run
+
+GRID_KEYS = {"name", "description", "envs", "methods", "seeds", "steps", "overrides", "cells"}
+CELL_KEYS = {"match", "set"}
+MAX_CELLS = 10_000
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "run.ipynb"
+
+
+# -- one run ------------------------------------------------------------------------------------
+def run_and_record(config: RunConfig, out: str | Path, progress: Callable[[int], None] | None = None
+                   ) -> RunResult | None:
+    """Train `config` and write its run directory: `ok` with the tables, or `diverged` /
+    `interrupted` / `failed` with the error. Returns the result, or None when the run did not finish."""
+    from nasdqn.train import Diverged, train
+
+    try:
+        result = train(config, progress=progress)
+    except Diverged as e:
+        write_failure(out, config, "diverged", str(e))
+        return None
+    except KeyboardInterrupt:
+        write_failure(out, config, "interrupted", "interrupted (SIGINT)")
+        raise
+    except Exception as e:
+        write_failure(out, config, "failed", f"{type(e).__name__}: {e}")
+        raise
+    write_run(out, result)
+    return result
+
+
+# -- grids --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    config: RunConfig
+    out: Path
+
+    @property
+    def label(self) -> str:
+        c = self.config
+        return f"{c.env} {c.method} seed={c.seed}"
+
+
+def _as_list(value: Any, key: str) -> list:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, list) and value:
+        return value
+    raise ConfigError(f"grid key {key!r}: expected a non-empty list, got {value!r}")
+
+
+def _seeds(value: Any) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError(f"grid key 'seeds': {value} seeds; give a count >= 1 or a list of seeds")
+        return list(range(value))
+    seeds = _as_list(value, "seeds")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"grid key 'seeds': {seeds!r} is not a list of whole numbers")
+    return seeds
+
+
+def load_grid(path: str | Path, data_root: str | Path = "data") -> tuple[str, list[Cell]]:
+    """Expand a grid file into validated cells; any problem is one ConfigError, before anything runs."""
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"grid file {path} does not exist") from None
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"grid file {path} does not parse: {str(e).splitlines()[0]}") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"grid file {path}: expected a mapping with keys {', '.join(sorted(GRID_KEYS))}")
+    unknown = sorted(set(spec) - GRID_KEYS)
+    if unknown:
+        raise ConfigError(f"grid file {path}: unknown key(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(sorted(GRID_KEYS))}")
+    for key in ("name", "envs", "methods", "seeds"):
+        if key not in spec:
+            raise ConfigError(f"grid file {path}: missing key {key!r}")
+    overrides = spec.get("overrides") or {}
+    cells_spec = spec.get("cells") or []
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"grid file {path}: 'overrides' must be a mapping of run options")
+    if not isinstance(cells_spec, list) or not all(isinstance(c, dict) and set(c) <= CELL_KEYS for c in cells_spec):
+        raise ConfigError(f"grid file {path}: 'cells' must be a list of {{match: ..., set: ...}}")
+    for forbidden in ("experiment", "env", "method", "seed"):
+        if forbidden in overrides:
+            raise ConfigError(f"grid file {path}: set {forbidden!r} with the grid's own key, not in overrides")
+
+    envs, methods, seeds = _as_list(spec["envs"], "envs"), _as_list(spec["methods"], "methods"), _seeds(spec["seeds"])
+    n = len(envs) * len(methods) * len(seeds)
+    if n > MAX_CELLS:
+        raise ConfigError(f"grid file {path}: {n} cells; at most {MAX_CELLS} are allowed")
+    cells: list[Cell] = []
+    seen: dict[Path, str] = {}
+    for env, method, seed in itertools.product(envs, methods, seeds):
+        values = {"experiment": spec["name"], "env": env, "method": method, "seed": seed, **overrides}
+        if "steps" in spec:
+            values["steps"] = spec["steps"]
+        for rule in cells_spec:
+            match = rule.get("match") or {}
+            if all(values.get(k) == v for k, v in match.items()):
+                values.update(rule.get("set") or {})
+        try:
+            config = RunConfig.from_dict(values)
+        except ConfigError as e:
+            raise ConfigError(f"grid file {path}, cell {env} {method} seed={seed}: {e}") from None
+        out = run_dir(data_root, config)
+        if out in seen:
+            raise ConfigError(f"grid file {path}: duplicate cell {env} {method} seed={seed}")
+        seen[out] = method
+        cells.append(Cell(config, out))
+    if not cells:
+        raise ConfigError(f"grid file {path}: the grid is empty")
+    return str(spec["name"]), cells
+
+
+def notebook_parameters(config: RunConfig, out: Path) -> dict[str, Any]:
+    return {**config.to_dict(), "out_dir": str(out)}
+
+
+# -- execution ----------------------------------------------------------------------------------
+@contextmanager
+def _stderr_to(path: Path):
+    """Send this process's stderr (and so the kernel's, which inherits it) to a file: the batch's own
+    output stays readable and each run keeps its kernel log. Workers run one cell at a time."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[str, str]:
+    """Run the run notebook for one cell (in a worker process); returns (status, error)."""
+    import papermill
+
+    try:
+        with _stderr_to(Path(output).parent / "kernel.log"):
+            papermill.execute_notebook(notebook, output, parameters=params, kernel_name="python3",
+                                       progress_bar=False, log_output=False, cwd=str(Path(notebook).parent))
+    except Exception as e:  # the notebook failed; its executed copy keeps the traceback
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        status = run_status(params["out_dir"])
+        if status in ("missing", "incomplete", "ok"):
+            config = RunConfig.from_dict({k: v for k, v in params.items() if k != "out_dir"})
+            write_failure(params["out_dir"], config, "failed", f"notebook failed: {reason}")
+        return run_status(params["out_dir"]), reason
+    return run_status(params["out_dir"]), ""
+
+
+def pending(cells: Iterable[Cell], force: bool = False) -> list[Cell]:
+    """Cells to run: all with `force`, else those without an `ok` run of the same config."""
+    return [c for c in cells if force or run_status(c.out, c.config.config_hash) != "ok"]
+
+
+@contextmanager
+def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
+    """A local process pool, or the executor of a Dask cluster: the same interface, one code path.
+    On leaving (also by Ctrl-C), runs not yet started are cancelled and the pool or client closed."""
+    if scheduler is None:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as e:
+        raise ConfigError(f"Dask scheduler {scheduler} does not answer ({type(e).__name__}); "
+                          "start one with `dask scheduler` or run locally without --scheduler") from None
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
+def run_grid(cells: list[Cell], executor: Executor, notebook: Path = NOTEBOOK,
+             on_done: Callable[[Cell, str, str], None] | None = None) -> dict[str, list[str]]:
+    """Submit every cell; report each as it finishes; return labels by final status."""
+    futures: dict[Future, Cell] = {}
+    for cell in cells:
+        cell.out.mkdir(parents=True, exist_ok=True)
+        params = notebook_parameters(cell.config, cell.out)
+        futures[executor.submit(execute_cell, params, str(notebook), str(cell.out / "run.ipynb"))] = cell
+    outcome: dict[str, list[str]] = {}
+    for future in as_completed(futures):
+        cell = futures[future]
+        try:
+            status, error = future.result()
+        except Exception as e:  # the worker itself died (killed, out of memory, lost)
+            status, error = "failed", f"worker lost: {type(e).__name__}: {e}"
+            if run_status(cell.out) in ("missing", "incomplete", "ok"):
+                write_failure(cell.out, cell.config, "failed", error)
+        outcome.setdefault(status, []).append(cell.label)
+        if on_done is not None:
+            on_done(cell, status, error)
+    return outcome
+
+
+def status_table(cells: list[Cell]) -> list[tuple[str, str, str, str]]:
+    return [(c.config.env, c.config.method, str(c.config.seed), run_status(c.out, c.config.config_hash))
+            for c in cells]
+

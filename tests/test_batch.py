@@ -1,0 +1,158 @@
+"""The pipeline: grid files, papermill execution on the local pool and on Dask, resume, status."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nasdqn.batch import load_grid
+from nasdqn.cli import main
+from nasdqn.config import ConfigError
+from nasdqn.records import read_run, run_status
+
+TINY = """
+name: tiny
+envs: [NASDQN/InvertedPendulum-v0]
+methods: [fixed-small, nas]
+seeds: 1
+steps: 600
+overrides: {learning_starts: 100, eval_every: 300, eval_episodes: 2, horizon: 100, search_interval: 1}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "grid.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_grid_expands_as_a_cross_product_with_per_cell_overrides(tmp_path):
+    grid = write(tmp_path, TINY.replace("seeds: 1", "seeds: [3, 4]") +
+                 "cells:\n  - match: {method: nas}\n    set: {search_interval: 5}\n")
+    name, cells = load_grid(grid, tmp_path / "data")
+    assert name == "tiny" and len(cells) == 4
+    assert {(c.config.method, c.config.seed) for c in cells} == {(m, s) for m in ("fixed-small", "nas") for s in (3, 4)}
+    assert {c.config.search_interval for c in cells if c.config.method == "nas"} == {5}
+    assert {c.config.search_interval for c in cells if c.config.method != "nas"} == {1}
+    assert all(c.out.is_relative_to(tmp_path / "data" / "runs" / "tiny") for c in cells)
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda t: t + "colour: blue\n", "unknown key"),
+    (lambda t: t.replace("fixed-small", "fixed-tiny"), "unknown method"),
+    (lambda t: t.replace("NASDQN/InvertedPendulum-v0", "Nope-v0"), "unknown environment"),
+    (lambda t: t.replace("seeds: 1", "seeds: 0"), "seeds"),
+    (lambda t: t.replace("methods: [fixed-small, nas]", "methods: []"), "non-empty list"),
+    (lambda t: t.replace("methods: [fixed-small, nas]", "methods: [nas, nas]"), "duplicate cell"),
+    (lambda t: t.replace("steps: 600", "steps: -1"), "steps"),
+    (lambda t: t.replace("horizon: 100", "horizonn: 100"), "unknown option"),
+    (lambda t: t.replace("steps: 600", "steps: 600\ncells: [{match: {method: nas}, sett: {}}]"), "cells"),
+    (lambda t: "just a string", "expected a mapping"),
+    (lambda t: t + "  bad: [unclosed\n", "does not parse"),
+])
+def test_bad_grids_are_refused_in_one_line_before_anything_runs(tmp_path, capsys, edit, match):
+    grid = write(tmp_path, edit(TINY))
+    with pytest.raises(ConfigError, match=match):
+        load_grid(grid, tmp_path / "data")
+    assert main(["batch", str(grid), "--root", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match.split()[0] in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_unanswering_scheduler_is_refused(tmp_path, capsys):
+    with socket.socket() as s:  # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    grid = write(tmp_path, TINY)
+    assert main(["batch", str(grid), "--root", str(tmp_path / "data"), "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
+    assert "does not answer" in capsys.readouterr().err
+    assert not any((tmp_path / "data").rglob("meta.json"))
+
+
+def test_local_pool_runs_the_grid_then_resumes_only_missing_cells(tmp_path, capsys):
+    grid = write(tmp_path, TINY.replace("seeds: 1", "seeds: 2"))
+    root = tmp_path / "data"
+    assert main(["batch", str(grid), "--root", str(root), "--workers", "2", "--quiet"]) == 0
+    _, cells = load_grid(grid, root)
+    assert all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
+    assert all((c.out / "run.ipynb").exists() for c in cells)
+    result = read_run(cells[0].out)
+    assert len(result.evals) == 4
+
+    # Lose two cells as a killed batch would (one never finished, one half-written), then resume.
+    lost = [cells[1], cells[3]]
+    (lost[0].out / "meta.json").unlink()
+    (lost[1].out / "meta.json").write_text("{trunc")
+    kept = {c.out: (c.out / "evals.parquet").read_bytes() for c in cells if c not in lost}
+    capsys.readouterr()
+    assert main(["batch", str(grid), "--root", str(root), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "2 to run" in out and out.count("would run") == 2
+    assert main(["batch", str(grid), "--root", str(root), "--quiet"]) == 0
+    assert "2 ok, 0 not ok, 2 skipped" in capsys.readouterr().out
+    assert all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
+    assert all((out_dir / "evals.parquet").read_bytes() == data for out_dir, data in kept.items())
+
+    assert main(["status", str(grid), "--root", str(root)]) == 0
+    assert "tiny: 4 ok" in capsys.readouterr().out
+
+
+def test_a_failing_cell_is_recorded_and_does_not_stop_the_others(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    import nbformat
+
+    import nasdqn.batch as batch
+
+    # A copy of the run notebook that fails for one method, right after its parameters.
+    nb = nbformat.read(batch.NOTEBOOK, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])) + 1
+    nb.cells.insert(at, nbformat.v4.new_code_cell("if method == 'nas':\n    raise RuntimeError('boom')"))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, broken)
+    _, cells = load_grid(write(tmp_path, TINY), tmp_path / "data")
+
+    with ProcessPoolExecutor(2) as ex:
+        outcome = batch.run_grid(cells, ex, notebook=broken)
+    assert len(outcome["ok"]) == 1 and len(outcome["failed"]) == 1
+    failed = next(c for c in cells if c.config.method == "nas")
+    assert run_status(failed.out) == "failed" and (failed.out / "run.ipynb").exists()
+    assert "boom" in (failed.out / "meta.json").read_text()
+
+
+@pytest.fixture
+def dask_cluster():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    procs.append(subprocess.Popen([bin_dir / "dask", "worker", address, "--nthreads", "1", "--nworkers", "2",
+                                   "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+    from distributed import Client
+
+    deadline = time.time() + 60
+    with Client(address, timeout="30s") as client:
+        while len(client.scheduler_info()["workers"]) < 2 and time.time() < deadline:
+            time.sleep(0.5)
+    yield address
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        p.wait(timeout=30)
+
+
+def test_dask_cluster_runs_the_same_tasks(tmp_path, dask_cluster):
+    grid = write(tmp_path, TINY)
+    root = tmp_path / "data"
+    assert main(["batch", str(grid), "--root", str(root), "--scheduler", dask_cluster, "--quiet"]) == 0
+    _, cells = load_grid(grid, root)
+    assert all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
