@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install reproduce test lint bench clean
+.PHONY: install reproduce book test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# Main job, for now: a short training run of each method on the pendulum, written under data/runs/demo.
-REPRO_STEPS ?= 20000
+# Main job: run the paper grid (resumable: finished cells are skipped), then build the book.
+GRID ?= experiments/paper.yaml
 reproduce: install
-	for m in fixed-small fixed-medium fixed-large random nas; do \
-	  $(BIN)/nasdqn train --experiment demo --method $$m --steps $(REPRO_STEPS) --force || exit 1; \
-	done
+	$(BIN)/nasdqn batch $(GRID)
+	$(MAKE) book
+
+# The book from the committed data only: _build/html/index.html.
+book: install
+	$(BIN)/jupyter-book build . -W --keep-going
 
 lint: install
 	$(BIN)/ruff check nasdqn tests benchmarks

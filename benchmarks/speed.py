@@ -75,7 +75,7 @@ def main() -> None:
             for name, fn in order:
                 sps[name].append(fn(env_id, args.steps, rep))
                 print(f"{env_id:28s} {name:7s} rep {rep}: {sps[name][-1]:7.0f} SPS", flush=True)
-        ratios = [a / b for a, b in zip(sps["nasdqn"], sps["sb3"])]
+        ratios = [a / b for a, b in zip(sps["nasdqn"], sps["sb3"], strict=True)]
         results["envs"][env_id] = {**sps, "median_ratio": statistics.median(ratios),
                                    "median_sps": {k: statistics.median(v) for k, v in sps.items()}}
         print(f"{env_id}: median SPS nasdqn {statistics.median(sps['nasdqn']):.0f}, "

@@ -1,14 +1,40 @@
-"""The few helpers the notebooks and book chapters share: loading runs and standard plots."""
+"""The few helpers the notebooks and book chapters share: finding and loading runs, tidy tables and
+standard plots. Chapters stay thin: they call these and glue the numbers into their prose."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-from nasdqn.metrics import eval_curve
+from nasdqn.metrics import eval_curve, final_performance, normalised
 from nasdqn.records import RunDirError, RunResult, read_run
+from nasdqn.stats import bootstrap_ci
+
+# The book shows the first of these experiments present under the data root, unless the environment
+# variable NASDQN_BOOK_EXPERIMENT names one.
+BOOK_EXPERIMENTS = ("paper", "smoke")
+METHOD_ORDER = ("fixed-small", "fixed-medium", "fixed-large", "random", "nas")
+
+
+def data_root() -> Path:
+    """The data root: NASDQN_DATA, else the repository's data/ (chapters run from book/)."""
+    return Path(os.environ.get("NASDQN_DATA", Path(__file__).resolve().parent.parent / "data"))
+
+
+def book_experiment(root: Path | None = None) -> str:
+    root = root or data_root()
+    chosen = os.environ.get("NASDQN_BOOK_EXPERIMENT")
+    if chosen:
+        return chosen
+    for name in BOOK_EXPERIMENTS:
+        if (root / "runs" / name).is_dir():
+            return name
+    raise FileNotFoundError(f"no run data under {root / 'runs'}: expected one of {', '.join(BOOK_EXPERIMENTS)} "
+                            "(run `nasdqn batch experiments/smoke.yaml` or set NASDQN_BOOK_EXPERIMENT)")
 
 
 def load_runs(root: str | Path, experiment: str) -> tuple[list[RunResult], list[str]]:
@@ -20,6 +46,60 @@ def load_runs(root: str | Path, experiment: str) -> tuple[list[RunResult], list[
         except RunDirError as e:
             refused.append(str(e))
     return results, refused
+
+
+def method_order(methods) -> list[str]:
+    known = [m for m in METHOD_ORDER if m in set(methods)]
+    return known + sorted(set(methods) - set(known))
+
+
+def score_table(results: list[RunResult]) -> pd.DataFrame:
+    """One row per run and evaluation step: the mean greedy return over the evaluation starts, and
+    the normalised score (0 = random policy, 1 = reference controller; NaN without a reference)."""
+    rows = []
+    for r in results:
+        curve = eval_curve(r.evals)
+        rand, ref = r.anchors.get("random_return"), r.anchors.get("reference_return")
+        for step, value in curve.items():
+            rows.append({"env": r.config.env, "method": r.config.method, "seed": r.config.seed, "step": int(step),
+                         "return": float(value),
+                         "score": normalised(value, rand, ref) if ref is not None else np.nan})
+    return pd.DataFrame(rows)
+
+
+def final_table(results: list[RunResult]) -> pd.DataFrame:
+    """Final performance per method: mean over seeds with a 95% bootstrap CI, raw and normalised."""
+    rows = []
+    for r in results:
+        final = final_performance(r.evals, r.config.final_evals)
+        rand, ref = r.anchors.get("random_return"), r.anchors.get("reference_return")
+        rows.append({"method": r.config.method, "seed": r.config.seed, "final_return": final,
+                     "final_score": normalised(final, rand, ref) if ref is not None else np.nan})
+    per_run = pd.DataFrame(rows)
+    out = []
+    for method in method_order(per_run["method"]):
+        sub = per_run[per_run["method"] == method]
+        row = {"method": method, "seeds": len(sub)}
+        for col in ("final_return", "final_score"):
+            point, low, high = bootstrap_ci(sub[col].to_numpy())
+            row[col], row[f"{col}_low"], row[f"{col}_high"] = float(point), float(low), float(high)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def plot_learning_curves(scores: pd.DataFrame, column: str = "score") -> plt.Figure:
+    """Mean over seeds per method and evaluation step, with a 95% bootstrap CI band."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for method in method_order(scores["method"]):
+        wide = scores[scores["method"] == method].pivot(index="seed", columns="step", values=column)
+        point, low, high = bootstrap_ci(wide.to_numpy())
+        ax.plot(wide.columns, point, label=f"{method} ({len(wide)} seeds)")
+        ax.fill_between(wide.columns, low, high, alpha=0.2)
+    ax.set_xlabel("environment step")
+    ax.set_ylabel("normalised score" if column == "score" else "greedy return")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
 
 
 def plot_run(result: RunResult) -> plt.Figure:
@@ -50,7 +130,39 @@ def plot_run(result: RunResult) -> plt.Figure:
     return fig
 
 
-def tidy_evals(results: list[RunResult]) -> pd.DataFrame:
-    """All runs' evaluation returns in one long table with the run's method, env and seed."""
-    frames = [r.evals.assign(env=r.config.env, method=r.config.method, seed=r.config.seed) for r in results]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def grid_table(results: list[RunResult]) -> pd.DataFrame:
+    rows = [{"env": r.config.env, "method": r.config.method, "seed": r.config.seed, "steps": r.config.steps,
+             "wall_time_s": r.meta.get("wall_time")} for r in results]
+    df = pd.DataFrame(rows)
+    table = df.groupby(["env", "method"], sort=False).agg(
+        seeds=("seed", "nunique"), steps=("steps", "max"), median_wall_time_s=("wall_time_s", "median"))
+    order = {m: i for i, m in enumerate(method_order(df["method"]))}
+    return table.sort_index(key=lambda idx: idx.map(order) if idx.name == "method" else idx).round(1)
+
+
+def config_tables(results: list[RunResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Options equal in every run (option, value), and the others per method (method x option)."""
+    configs = pd.DataFrame([{k: str(v) for k, v in r.config.to_dict().items()} for r in results])
+    per_run = {"experiment", "env", "method", "seed"}
+    same = [c for c in configs.columns if c not in per_run and configs[c].nunique() == 1]
+    differ = [c for c in configs.columns if c not in per_run and c not in same]
+    common = pd.DataFrame({"option": same, "value": [configs[c].iloc[0] for c in same]}).set_index("option")
+    varying = configs.groupby("method")[differ].agg(lambda s: ", ".join(sorted(set(s)))) if differ else \
+        pd.DataFrame(index=pd.Index(sorted(configs["method"].unique()), name="method"))
+    return common, varying
+
+
+def provenance_table(results: list[RunResult]) -> pd.DataFrame:
+    rows = [{**r.meta.get("versions", {}), "git_commit": (r.meta.get("git_commit") or "")[:10],
+             "cpus": r.meta.get("host", {}).get("cpus")} for r in results]
+    df = pd.DataFrame(rows).astype(str)
+    return df.value_counts().rename("runs").reset_index()
+
+
+def format_final_table(final: pd.DataFrame) -> pd.DataFrame:
+    """The final-performance table for display: 'mean [low, high]' per column."""
+    out = final[["method", "seeds"]].copy()
+    for col, label, digits in (("final_score", "normalised score", 2), ("final_return", "return", 0)):
+        out[label] = [f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+                      for m, lo, hi in zip(final[col], final[f"{col}_low"], final[f"{col}_high"], strict=True)]
+    return out.set_index("method")

@@ -150,9 +150,9 @@ def dask_cluster():
         p.wait(timeout=30)
 
 
-def test_dask_cluster_runs_the_same_tasks(tmp_path, dask_cluster):
-    grid = write(tmp_path, TINY)
+def test_dask_cluster_runs_the_smoke_grid(tmp_path, dask_cluster):
+    grid = Path(__file__).resolve().parent.parent / "experiments" / "smoke.yaml"
     root = tmp_path / "data"
     assert main(["batch", str(grid), "--root", str(root), "--scheduler", dask_cluster, "--quiet"]) == 0
     _, cells = load_grid(grid, root)
-    assert all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
+    assert len(cells) == 10 and all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)

@@ -1,0 +1,77 @@
+"""The notebooks and the book: nbval on the run notebook and the chapters, and `jupyter-book build -W`
+on fresh smoke data (in a temporary copy) and on the committed data. Nothing is written in the repo."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nasdqn.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CHAPTERS = sorted((REPO / "book").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory) -> Path:
+    """experiments/smoke.yaml through papermill on the local pool, into a temporary data root."""
+    root = tmp_path_factory.mktemp("smoke") / "data"
+    assert main(["batch", str(REPO / "experiments" / "smoke.yaml"), "--root", str(root), "--quiet"]) == 0
+    return root
+
+
+def _run(cmd: list, env_extra: dict, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env_extra}
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _nbval(notebooks: list[Path], env_extra: dict, cwd: Path) -> None:
+    out = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                "--rootdir", cwd, *notebooks], env_extra, cwd)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert f"{len(notebooks)} passed" in out.stdout or " passed" in out.stdout
+
+
+def test_run_notebook_under_nbval(tmp_path):
+    """The run notebook with tiny parameters (injected as papermill would) executes and its checked
+    output (the run's status) is what the committed notebook says."""
+    import papermill
+
+    nb = tmp_path / "run.ipynb"
+    params = {"steps": 600, "learning_starts": 100, "eval_every": 300, "eval_episodes": 2, "horizon": 100,
+              "method": "nas", "search_interval": 1, "out_dir": str(tmp_path / "run")}
+    papermill.execute_notebook(REPO / "notebooks" / "run.ipynb", nb, parameters=params, prepare_only=True,
+                               kernel_name="python3")
+    _nbval([nb], {}, tmp_path)
+    assert (tmp_path / "run" / "meta.json").exists()
+
+
+def test_chapters_under_nbval(smoke_data, tmp_path):
+    _nbval(CHAPTERS, {"NASDQN_DATA": str(smoke_data)}, REPO / "book")
+
+
+def _build(data_root: Path, tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, site / name)
+    shutil.copytree(REPO / "book", site / "book")
+    out = _run([BIN / "jupyter-book", "build", site, "-W", "--keep-going"], {"NASDQN_DATA": str(data_root)}, site)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    return site / "_build" / "html"
+
+
+def test_book_builds_without_warnings_on_fresh_smoke_data(smoke_data, tmp_path):
+    html = _build(smoke_data, tmp_path)
+    page = (html / "book" / "results.html").read_text()
+    assert "smoke" in page and "fixed-medium" in page
+    assert "0 run directories refused" in (html / "book" / "setup.html").read_text()
+
+
+def test_book_builds_without_warnings_from_committed_data(tmp_path):
+    html = _build(REPO / "data", tmp_path)
+    assert (html / "book" / "results.html").exists()
