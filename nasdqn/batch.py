@@ -92,8 +92,11 @@ def _seeds(value: Any) -> list[int]:
 
 
 def load_grid(path: str | Path, data_root: str | Path = "data") -> tuple[str, list[Cell]]:
-    """Expand a grid file into validated cells; any problem is one ConfigError, before anything runs."""
+    """Expand a grid file into validated cells; any problem is one ConfigError, before anything runs.
+
+    Run directories are absolute: the notebook runs in another working directory than the batch."""
     path = Path(path)
+    data_root = Path(data_root).resolve()
     try:
         spec = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -183,7 +186,8 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[st
             config = RunConfig.from_dict({k: v for k, v in params.items() if k != "out_dir"})
             write_failure(params["out_dir"], config, "failed", f"notebook failed: {reason}")
         return run_status(params["out_dir"]), reason
-    return run_status(params["out_dir"]), ""
+    status = run_status(params["out_dir"])
+    return status, "" if status == "ok" else f"the notebook finished but the run directory says {status!r}"
 
 
 def pending(cells: Iterable[Cell], force: bool = False) -> list[Cell]:

@@ -102,6 +102,13 @@ def test_local_pool_runs_the_grid_then_resumes_only_missing_cells(tmp_path, caps
     assert "tiny: 4 ok" in capsys.readouterr().out
 
 
+def test_a_relative_data_root_is_relative_to_the_caller(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    grid = write(tmp_path, TINY.replace("methods: [fixed-small, nas]", "methods: [nas]"))
+    assert main(["batch", str(grid), "--root", "data", "--quiet"]) == 0
+    assert run_status(tmp_path / "data" / "runs" / "tiny" / "NASDQN-InvertedPendulum-v0" / "nas" / "seed=0") == "ok"
+
+
 def test_a_failing_cell_is_recorded_and_does_not_stop_the_others(tmp_path):
     from concurrent.futures import ProcessPoolExecutor
 
