@@ -154,6 +154,25 @@ def notebook_parameters(config: RunConfig, out: Path) -> dict[str, Any]:
     return {**config.to_dict(), "out_dir": str(out)}
 
 
+def parameters_source() -> str:
+    """The text of the run notebook's `parameters` cell: every RunConfig option with its default."""
+    defaults = RunConfig().to_dict()
+    lines = ["# Every run option (defaults from nasdqn.config.RunConfig); papermill overrides them per grid cell."]
+    lines += [f"{name} = {value!r}" for name, value in defaults.items()]
+    lines.append('out_dir = ""  # the run directory; empty means the default under ../data')
+    return "\n".join(lines)
+
+
+def sync_notebook_parameters(notebook: Path = NOTEBOOK) -> None:
+    """Rewrite the run notebook's parameters cell after RunConfig gained or changed an option."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = parameters_source()
+    nbformat.write(nb, notebook)
+
+
 # -- execution ----------------------------------------------------------------------------------
 @contextmanager
 def _stderr_to(path: Path):

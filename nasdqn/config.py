@@ -51,10 +51,9 @@ class RunConfig:
     steps: int = _opt(100_000, "environment steps used for training")
 
     # --- environment -----------------------------------------------------------------------
-    n_actions: int = _opt(
-        5,
-        "pendulum: number of torques evenly spaced in [-max_torque, max_torque]; continuous-action "
-        "envs: bins per action dimension (ignored for envs that are already discrete)",
+    n_torques: int = _opt(5, "pendulum: number of torques evenly spaced in [-max_torque, max_torque]")
+    discretise: int = _opt(
+        0, "continuous-action envs (e.g. Pendulum-v1): bins per action dimension; 0 refuses such envs"
     )
     max_torque: float = _opt(3.0, "pendulum: largest torque magnitude")
     horizon: int = _opt(200, "pendulum: steps per episode (time limit, a truncation)")
@@ -197,7 +196,8 @@ def validate(c: RunConfig) -> None:
     check_env_id(c.env)
     _check(0 <= c.seed <= MAX_SEED, f"seed {c.seed} is out of range; allowed: 0..{MAX_SEED}")
     _check(0 < c.steps <= MAX_STEPS, f"steps {c.steps} is out of range; allowed: 1..{MAX_STEPS}")
-    _check(2 <= c.n_actions <= 1000, f"n_actions {c.n_actions}: allowed 2..1000")
+    _check(2 <= c.n_torques <= 1000, f"n_torques {c.n_torques}: allowed 2..1000")
+    _check(c.discretise == 0 or 2 <= c.discretise <= 100, f"discretise {c.discretise}: allowed 0 (off) or 2..100")
     _check(0 < c.max_torque <= 1000, f"max_torque {c.max_torque}: allowed (0, 1000]")
     _check(1 <= c.horizon <= 100_000, f"horizon {c.horizon}: allowed 1..100000")
     _check(0 < c.lr < 1, f"lr {c.lr}: allowed (0, 1)")

@@ -192,24 +192,27 @@ def check_env_id(env_id: str) -> None:
                           f"e.g. {PENDULUM_ID}, CartPole-v1, Acrobot-v1, Pendulum-v1")
 
 
-def make_env(env_id: str, seed: int | None = None, n_actions: int = 5, max_torque: float = 3.0,
-             horizon: int = 200, **kwargs: Any) -> gym.Env:
+def make_env(env_id: str, seed: int | None = None, *, n_torques: int = 5, max_torque: float = 3.0,
+             horizon: int = 200, discretise: int = 0, **kwargs: Any) -> gym.Env:
     """Build an env with a discrete action space.
 
-    The pendulum takes `n_actions` torques in [-max_torque, max_torque] and `horizon`; other
-    continuous-action envs are discretised into `n_actions` bins per action dimension.
+    The pendulum takes `n_torques` torques in [-max_torque, max_torque] and `horizon`. A
+    continuous-action env is refused unless `discretise` gives the bins per action dimension.
     """
     check_env_id(env_id)
     if env_id == PENDULUM_ID:
-        env = gym.make(env_id, n_torques=n_actions, max_torque=max_torque, horizon=horizon, **kwargs)
+        env = gym.make(env_id, n_torques=n_torques, max_torque=max_torque, horizon=horizon, **kwargs)
     else:
         env = gym.make(env_id, disable_env_checker=True, **kwargs)
         if isinstance(env.action_space, spaces.Box):
-            env = DiscretiseActions(env, n_actions)
+            if discretise < 2:
+                raise ConfigError(f"environment {env_id!r} has continuous actions {env.action_space}; "
+                                  "allowed with --discretise N (bins per action dimension, N >= 2)")
+            env = DiscretiseActions(env, discretise)
         elif not isinstance(env.action_space, spaces.Discrete):
             raise ConfigError(
                 f"environment {env_id!r} has action space {env.action_space}; "
-                "allowed: Discrete, or Box (discretised into n_actions bins per dimension)"
+                "allowed: Discrete, or Box with --discretise N"
             )
     if not (isinstance(env.observation_space, spaces.Box) and len(env.observation_space.shape) == 1):
         raise ConfigError(f"environment {env_id!r}: observations must be a flat Box, got {env.observation_space}")

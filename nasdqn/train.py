@@ -30,9 +30,14 @@ class Diverged(RuntimeError):
     """Training produced non-finite values; the run stops and is recorded as diverged."""
 
 
+def env_for(config: RunConfig, seed: int | None = None):
+    return make_env(config.env, seed, n_torques=config.n_torques, max_torque=config.max_torque,
+                    horizon=config.horizon, discretise=config.discretise)
+
+
 def check_runnable(config: RunConfig) -> None:
     """Build the env once so that a bad env (unknown id, unusable action space) fails before any work."""
-    make_env(config.env, 0, config.n_actions, config.max_torque, config.horizon).close()
+    env_for(config, 0).close()
 
 
 def make_controller(config: RunConfig, rng: np.random.Generator) -> Controller:
@@ -58,7 +63,7 @@ class Evaluator:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
-        self.env = make_env(config.env, None, config.n_actions, config.max_torque, config.horizon)
+        self.env = env_for(config)
         self.pendulum = pendulum_params(self.env)
         if self.pendulum is not None:
             self.starts = sample_starts(self.pendulum, np.random.default_rng(config.eval_seed), config.eval_episodes)
@@ -103,7 +108,7 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
     env_rng, agent_rng, ctrl_rng, morph_rng = (np.random.default_rng(s) for s in seeds[:4])
     torch_gen = torch.Generator().manual_seed(int(seeds[4].generate_state(1)[0]))
 
-    env = make_env(config.env, int(env_rng.integers(2**31)), config.n_actions, config.max_torque, config.horizon)
+    env = env_for(config, int(env_rng.integers(2**31)))
     obs_dim, n_actions = env.observation_space.shape[0], env.action_space.n
     evaluator = Evaluator(config)
     controller = make_controller(config, ctrl_rng)

@@ -163,3 +163,15 @@ def test_dask_cluster_runs_the_smoke_grid(tmp_path, dask_cluster):
     assert main(["batch", str(grid), "--root", str(root), "--scheduler", dask_cluster, "--quiet"]) == 0
     _, cells = load_grid(grid, root)
     assert len(cells) == 10 and all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
+
+
+def test_run_notebook_parameters_cell_lists_every_option():
+    import nbformat
+
+    from nasdqn.batch import NOTEBOOK, parameters_source
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert cell.source == parameters_source(), (
+        "notebooks/run.ipynb's parameters cell is out of date with RunConfig; run: python -c "
+        "'from nasdqn.batch import sync_notebook_parameters; sync_notebook_parameters()'")

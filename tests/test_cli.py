@@ -29,6 +29,7 @@ def test_train_writes_a_valid_run_and_refuses_to_overwrite_it(tmp_path, capsys):
     (["--env", "NoSuch-v0"], "unknown environment"), (["--method", "dqn"], "unknown method"),
     (["--method", "fixed:relu-64y64"], "not of the form"), (["--steps", "-1"], "steps"),
     (["--seed", "99999999999"], "seed"), (["--steps", "ten"], "not a valid int"),
+    (["--env", "Pendulum-v1"], "continuous actions"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, args, match):
     assert main(["train", *args, "--root", str(tmp_path / "data")]) == 2

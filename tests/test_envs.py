@@ -87,7 +87,9 @@ def test_reference_controller_far_better_than_random():
 
 
 def test_make_env_discretises_continuous_actions():
-    env = make_env("Pendulum-v1", seed=0, n_actions=7)
+    with pytest.raises(ConfigError, match="continuous actions.*--discretise"):
+        make_env("Pendulum-v1")
+    env = make_env("Pendulum-v1", seed=0, discretise=7)
     assert env.action_space.n == 7
     obs, _ = env.reset(seed=0)
     env.step(6)
@@ -104,7 +106,7 @@ def test_make_env_refuses_unknown_ids_and_unusable_spaces():
         make_env("NoSuchEnv-v0")
     with pytest.raises(ConfigError, match="observations must be a flat Box"):
         make_env("Blackjack-v1")
-    with pytest.raises(ConfigError, match="action space MultiBinary.*allowed: Discrete, or Box"):
+    with pytest.raises(ConfigError, match="action space MultiBinary.*allowed: Discrete, or Box with --discretise"):
         make_env("Test/MultiBinaryActions-v0")
 
 

@@ -36,7 +36,7 @@ def test_same_config_and_seed_give_identical_tables():
 def test_other_gymnasium_envs_work():
     r = train(RunConfig(env="CartPole-v1", steps=600, learning_starts=100, eval_every=600, eval_episodes=2))
     assert r.anchors["reference_return"] is None and r.anchors["random_return"] > 0
-    r = train(RunConfig(env="Pendulum-v1", n_actions=3, steps=400, learning_starts=100, eval_every=400,
+    r = train(RunConfig(env="Pendulum-v1", discretise=3, steps=400, learning_starts=100, eval_every=400,
                         eval_episodes=1))
     assert len(r.evals) == 1
 
