@@ -194,6 +194,7 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[st
     """Run the run notebook for one cell (in a worker process); returns (status, error)."""
     import papermill
 
+    Path(output).parent.mkdir(parents=True, exist_ok=True)  # here, so cells never started stay `missing`
     try:
         with _stderr_to(Path(output).parent / "kernel.log"):
             papermill.execute_notebook(notebook, output, parameters=params, kernel_name="python3",
@@ -243,7 +244,6 @@ def run_grid(cells: list[Cell], executor: Executor, notebook: Path = NOTEBOOK,
     """Submit every cell; report each as it finishes; return labels by final status."""
     futures: dict[Future, Cell] = {}
     for cell in cells:
-        cell.out.mkdir(parents=True, exist_ok=True)
         params = notebook_parameters(cell.config, cell.out)
         futures[executor.submit(execute_cell, params, str(notebook), str(cell.out / "run.ipynb"))] = cell
     outcome: dict[str, list[str]] = {}

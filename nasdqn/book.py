@@ -166,3 +166,20 @@ def format_final_table(final: pd.DataFrame) -> pd.DataFrame:
         out[label] = [f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
                       for m, lo, hi in zip(final[col], final[f"{col}_low"], final[f"{col}_high"], strict=True)]
     return out.set_index("method")
+
+
+PLATEAU_TOLERANCE = 0.05  # normalised-score units: a change smaller than this counts as flat
+
+
+def plateau_table(scores: pd.DataFrame, column: str = "score") -> pd.DataFrame:
+    """Has each method's learning curve flattened? Mean over seeds of the score over the last quarter
+    of the evaluations against the quarter before it; `flat` when they differ by less than
+    PLATEAU_TOLERANCE (on the normalised score)."""
+    rows = []
+    for method in method_order(scores["method"]):
+        curve = scores[scores["method"] == method].groupby("step")[column].mean()
+        q = max(1, len(curve) // 4)
+        last, before = curve.iloc[-q:].mean(), curve.iloc[-2 * q:-q].mean() if len(curve) >= 2 * q else np.nan
+        rows.append({"method": method, "previous_quarter": before, "last_quarter": last,
+                     "change": last - before, "flat": bool(abs(last - before) < PLATEAU_TOLERANCE)})
+    return pd.DataFrame(rows).set_index("method")

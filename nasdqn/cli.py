@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"nasdqn {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasdqn.book import final_table, plateau_table, score_table
+from nasdqn.config import RunConfig
+from nasdqn.records import RunResult
+from nasdqn.stats import bootstrap_ci, iqm
+
+
+def test_iqm_against_hand_computed_values():
+    assert iqm(np.arange(1, 9)) == pytest.approx(4.5)  # middle half of 1..8 is 3,4,5,6
+    assert iqm(np.array([1.0, 2.0, 3.0, 100.0])) == pytest.approx(2.5)  # the outlier is trimmed
+    np.testing.assert_allclose(iqm(np.array([[1, 10], [2, 20], [3, 30], [4, 40]])), [2.5, 25.0])
+
+
+def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_more_runs():
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(size=8), rng.normal(size=800)
+    p1, lo1, hi1 = bootstrap_ci(small)
+    p2, lo2, hi2 = bootstrap_ci(large)
+    assert lo1 <= p1 <= hi1 and lo2 <= p2 <= hi2
+    assert (hi2 - lo2) < 0.3 * (hi1 - lo1)
+    assert p1 == pytest.approx(small.mean())
+    point, low, high = bootstrap_ci(np.array([3.0]))  # one run: nothing to resample
+    assert point == low == high == 3.0
+
+
+def _result(method: str, seed: int, returns: list[float]) -> RunResult:
+    evals = pd.DataFrame({"step": np.arange(1, len(returns) + 1) * 100, "eval_episode": 0,
+                          "return": returns, "arch": "relu-32"})
+    return RunResult(RunConfig(method=method, seed=seed, final_evals=2), pd.DataFrame(), evals, pd.DataFrame(),
+                     {}, {"random_return": -1000.0, "reference_return": -500.0})
+
+
+def test_score_and_final_tables_normalise_with_the_runs_own_anchors():
+    runs = [_result("nas", 0, [-1000, -750, -500, -500]), _result("nas", 1, [-1000, -1000, -750, -750])]
+    scores = score_table(runs)
+    assert scores.loc[(scores.seed == 0) & (scores.step == 200), "score"].item() == pytest.approx(0.5)
+    final = final_table(runs).set_index("method")
+    assert final.loc["nas", "final_return"] == pytest.approx((-500 + -750) / 2)
+    assert final.loc["nas", "final_score"] == pytest.approx((1.0 + 0.5) / 2)
+
+
+def test_plateau_rule_separates_flat_from_rising_curves():
+    flat = _result("fixed-small", 0, [-1000, -600, -500, -500, -500, -500, -502, -501])
+    rising = _result("nas", 0, [-1000, -950, -900, -850, -800, -750, -700, -650])
+    table = plateau_table(score_table([flat, rising]))
+    assert table.loc["fixed-small", "flat"] and not table.loc["nas", "flat"]
+    # Quarters of 8 evaluations: mean(-700, -650) = -675 against mean(-800, -750) = -775: 100 / 500.
+    assert table.loc["nas", "change"] == pytest.approx(0.2)
