@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -30,12 +32,57 @@ from typing import Any
 import yaml
 
 from nasdqn.config import ConfigError, RunConfig
-from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run
+from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run, write_running
 
 GRID_KEYS = {"name", "description", "envs", "methods", "seeds", "steps", "overrides", "cells"}
 CELL_KEYS = {"match", "set"}
 MAX_CELLS = 10_000
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "run.ipynb"
+
+
+# -- processes that must not outlive their batch ----------------------------------------------------
+WATCH_PARENT_ENV = "NASDQN_WATCH_PARENT"
+
+
+def watch_parent(on_orphan: Callable[[], None], interval: float = 0.5) -> None:
+    """Call `on_orphan` (from a daemon thread) once this process's parent has gone.
+
+    A batch runs a pool worker per core, and each worker a notebook kernel. Killed parents do not take
+    their children with them; an orphaned kernel would finish its run and mark it `ok` after the
+    batch that owned it was gone (racing with the rerun). So each watches its parent.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        on_orphan()
+
+    threading.Thread(target=watch, name="nasdqn-watch-parent", daemon=True).start()
+
+
+def _forward_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C in a pool worker: pass it on to the kernel, as Jupyter's "interrupt kernel" does.
+
+    Kernels run in sessions of their own, so a terminal's Ctrl-C does not reach them; interrupted,
+    the kernel records its run as interrupted and papermill returns. The worker itself carries on
+    (an interrupted worker would kill its kernel before the run could be recorded)."""
+    import psutil
+
+    for child in psutil.Process().children():
+        try:
+            child.send_signal(signal.SIGINT)
+        except psutil.Error:
+            pass
+
+
+def _worker_init() -> None:
+    """Pool workers forward Ctrl-C to their kernels, and exit when the batch process is gone (their
+    kernels then see their own parent go)."""
+    signal.signal(signal.SIGINT, _forward_interrupt)
+    watch_parent(lambda: os._exit(1))
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -45,6 +92,15 @@ def run_and_record(config: RunConfig, out: str | Path, progress: Callable[[int],
     `interrupted` / `failed` with the error. Returns the result, or None when the run did not finish."""
     from nasdqn.train import Diverged, train
 
+    def orphaned() -> None:
+        # Record at once, from this thread, and leave: ipykernel's own parent poller ends an orphaned
+        # kernel within a second, and the main thread may be inside a long operation.
+        write_failure(out, config, "interrupted", "the batch worker running it was killed")
+        os._exit(1)
+
+    if os.environ.get(WATCH_PARENT_ENV) == "1":  # a batch's kernel: stop when the worker is gone
+        watch_parent(orphaned, interval=0.1)
+    write_running(out, config)
     try:
         result = train(config, progress=progress)
     except Diverged as e:
@@ -195,6 +251,7 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[st
     import papermill
 
     Path(output).parent.mkdir(parents=True, exist_ok=True)  # here, so cells never started stay `missing`
+    os.environ[WATCH_PARENT_ENV] = "1"  # the kernel inherits it and stops if this process dies
     try:
         with _stderr_to(Path(output).parent / "kernel.log"):
             papermill.execute_notebook(notebook, output, parameters=params, kernel_name="python3",
@@ -202,12 +259,50 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[st
     except Exception as e:  # the notebook failed; its executed copy keeps the traceback
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         status = run_status(params["out_dir"])
-        if status in ("missing", "incomplete", "ok"):
+        if status in ("missing", "incomplete", "running"):  # never overwrite a finished or recorded run
             config = RunConfig.from_dict({k: v for k, v in params.items() if k != "out_dir"})
-            write_failure(params["out_dir"], config, "failed", f"notebook failed: {reason}")
+            stopped = "KeyboardInterrupt" in reason  # interrupted before the run itself had started
+            write_failure(params["out_dir"], config, "interrupted" if stopped else "failed",
+                          f"notebook failed: {reason}")
         return run_status(params["out_dir"]), reason
     status = run_status(params["out_dir"])
     return status, "" if status == "ok" else f"the notebook finished but the run directory says {status!r}"
+
+
+@contextmanager
+def experiment_lock(data_root: str | Path, experiment: str) -> Iterator[None]:
+    """Hold an exclusive lock on an experiment's runs for the whole batch; a second batch on the same
+    experiment is refused. flock is released by the kernel when the holder dies, however it dies,
+    so a killed batch never leaves a stale lock behind."""
+    import fcntl
+
+    lock_dir = Path(data_root).resolve() / "runs" / experiment
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / ".batch.lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            raise ConfigError(f"another batch is already running experiment {experiment!r} "
+                              f"(pid {holder}); wait for it or stop it first") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def reap_stale(cells: Iterable[Cell]) -> list[Cell]:
+    """Mark runs still saying `running` as interrupted. Call it holding the experiment lock: then no
+    batch owns them, and a process that was killed outright (SIGKILL, power loss) left them behind."""
+    stale = [c for c in cells if run_status(c.out) == "running"]
+    for c in stale:
+        write_failure(c.out, c.config, "interrupted", "found running after its batch had ended (killed)")
+    return stale
 
 
 def pending(cells: Iterable[Cell], force: bool = False) -> list[Cell]:
@@ -216,13 +311,14 @@ def pending(cells: Iterable[Cell], force: bool = False) -> list[Cell]:
 
 
 @contextmanager
-def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
+def open_executor(workers: int, scheduler: str | None) -> Iterator[tuple[Executor, int]]:
     """A local process pool, or the executor of a Dask cluster: the same interface, one code path.
-    On leaving (also by Ctrl-C), runs not yet started are cancelled and the pool or client closed."""
+    Yields the executor and how many runs it can take at once. On leaving (also by Ctrl-C), the
+    pool or client is closed."""
     if scheduler is None:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
         try:
-            yield pool
+            yield pool, workers
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
@@ -234,27 +330,35 @@ def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
         raise ConfigError(f"Dask scheduler {scheduler} does not answer ({type(e).__name__}); "
                           "start one with `dask scheduler` or run locally without --scheduler") from None
     try:
-        yield client.get_executor()
+        yield client.get_executor(), max(1, sum(client.nthreads().values()))
     finally:
         client.close()
 
 
-def run_grid(cells: list[Cell], executor: Executor, notebook: Path = NOTEBOOK,
+def run_grid(cells: list[Cell], executor: Executor, slots: int, notebook: Path = NOTEBOOK,
              on_done: Callable[[Cell, str, str], None] | None = None) -> dict[str, list[str]]:
-    """Submit every cell; report each as it finishes; return labels by final status."""
-    futures: dict[Future, Cell] = {}
-    for cell in cells:
-        params = notebook_parameters(cell.config, cell.out)
-        futures[executor.submit(execute_cell, params, str(notebook), str(cell.out / "run.ipynb"))] = cell
+    """Run every cell, at most `slots` at a time; report each as it finishes; return labels by status.
+
+    Cells are submitted only as slots free up (executors queue work ahead otherwise), so after a
+    Ctrl-C or a failure of the batch nothing is left queued to start.
+    """
+    queue = list(cells)
+    running: dict[Future, Cell] = {}
     outcome: dict[str, list[str]] = {}
-    for future in as_completed(futures):
-        cell = futures[future]
+    while queue or running:
+        while queue and len(running) < slots:
+            cell = queue.pop(0)
+            params = notebook_parameters(cell.config, cell.out)
+            running[executor.submit(execute_cell, params, str(notebook), str(cell.out / "run.ipynb"))] = cell
+        future = next(as_completed(running))
+        cell = running.pop(future)
         try:
             status, error = future.result()
         except Exception as e:  # the worker itself died (killed, out of memory, lost)
             status, error = "failed", f"worker lost: {type(e).__name__}: {e}"
-            if run_status(cell.out) in ("missing", "incomplete", "ok"):
+            if run_status(cell.out) in ("missing", "incomplete", "running"):
                 write_failure(cell.out, cell.config, "failed", error)
+            status = run_status(cell.out)
         outcome.setdefault(status, []).append(cell.label)
         if on_done is not None:
             on_done(cell, status, error)

@@ -87,19 +87,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from nasdqn.batch import load_grid, open_executor, pending, run_grid
+    from nasdqn.batch import experiment_lock, load_grid, open_executor, pending
 
     name, cells = load_grid(args.grid, args.root)
-    todo = pending(cells, args.force)
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: need at least 1")
-    print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run")
     if args.dry_run:
+        todo = pending(cells, args.force)
+        print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run")
         for cell in todo:
             print(f"  would run {cell.label} -> {cell.out}")
         return 0
+    # The executor first: a scheduler that does not answer is refused before anything is written.
+    with open_executor(args.workers, args.scheduler) as (executor, slots), experiment_lock(args.root, name):
+        return _run_batch(args, name, cells, executor, slots)
+
+
+def _run_batch(args: argparse.Namespace, name: str, cells: list, executor, slots: int) -> int:
+    from tqdm import tqdm
+
+    from nasdqn.batch import pending, reap_stale, run_grid
+
+    for cell in reap_stale(cells):
+        print(f"{cell.label}: was left running by a killed batch; marked interrupted, will be rerun")
+    todo = pending(cells, args.force)
+    print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run")
     if not todo:
         return 0
     counts = {"ok": 0, "failed": 0}
@@ -113,8 +125,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
             bar.write(f"{status}: {cell.label}: {error} (see {cell.out})")
 
     try:
-        with open_executor(args.workers, args.scheduler) as executor:
-            outcome = run_grid(todo, executor, on_done=on_done)
+        outcome = run_grid(todo, executor, slots, on_done=on_done)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"{name}: interrupted after {counts['ok']} ok and {counts['failed']} not ok; runs in flight are "
+              f"marked interrupted; run the same command again to finish the rest", file=sys.stderr)
+        return 130
     finally:
         bar.close()
     failed = sum(len(v) for k, v in outcome.items() if k != "ok")

@@ -9,6 +9,7 @@ so a directory being rewritten never looks finished.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -25,8 +26,10 @@ import pandas as pd
 from nasdqn.config import RunConfig
 
 TABLES = ("episodes", "evals", "arch_events")
+DATA_FILES = (*(f"{t}.parquet" for t in TABLES), "timing.json", "controller.json")
 STATUS_OK = "ok"
-STATUSES = (STATUS_OK, "failed", "diverged", "interrupted")
+# `running` is written when a run starts; a process killed outright leaves it behind, never `ok`.
+STATUSES = (STATUS_OK, "running", "failed", "diverged", "interrupted")
 
 
 class RunDirError(RuntimeError):
@@ -99,8 +102,14 @@ def _begin(path: Path) -> None:
     (path / "meta.json").unlink(missing_ok=True)
 
 
+def _fingerprint(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 def write_run(path: str | Path, result: RunResult) -> Path:
-    """Write a finished run; `meta.json` (status ok) is the last file to appear."""
+    """Write a finished run; `meta.json` (status ok) is the last file to appear, and it records the
+    size and SHA-256 of every other file, so that a file truncated or changed later is detected."""
     path = Path(path)
     _begin(path)
     for name in TABLES:
@@ -114,18 +123,29 @@ def write_run(path: str | Path, result: RunResult) -> Path:
         "anchors": result.anchors,
         "wall_time": result.timing.get("total"),
         **provenance(),
-        **{k: v for k, v in result.meta.items() if k not in ("status", "error")},
+        **{k: v for k, v in result.meta.items() if k not in ("status", "error", "files")},
+        "files": {name: _fingerprint(path / name) for name in DATA_FILES},
         "status": STATUS_OK,
     }
     _write_json(path / "meta.json", meta)
     return path
 
 
+def write_running(path: str | Path, config: RunConfig) -> Path:
+    """Mark a run as started (its status until it ends): who runs it, since when."""
+    path = Path(path)
+    _begin(path)
+    _write_json(path / "meta.json", {"config": config.to_dict(), "config_hash": config.config_hash,
+                                     "pid": os.getpid(), "host": platform.node(), "status": "running"})
+    return path
+
+
 def write_failure(path: str | Path, config: RunConfig, status: str, error: str,
                   extra: dict[str, Any] | None = None) -> Path:
     """Record a run that did not finish (`failed`, `diverged`, `interrupted`) with its error."""
-    if status == STATUS_OK or status not in STATUSES:
-        raise ValueError(f"failure status {status!r}; allowed: {', '.join(STATUSES[1:])}")
+    allowed = ("failed", "diverged", "interrupted")
+    if status not in allowed:
+        raise ValueError(f"failure status {status!r}; allowed: {', '.join(allowed)}")
     path = Path(path)
     _begin(path)
     meta = {"config": config.to_dict(), "config_hash": config.config_hash, **provenance(),
@@ -149,7 +169,8 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 
 
 def run_status(path: str | Path, expect_hash: str | None = None) -> str:
-    """`ok`, `failed`, `diverged`, `interrupted`, `missing`, `incomplete` or `stale` (other config)."""
+    """`ok`, `running`, `failed`, `diverged`, `interrupted`, `missing`, `incomplete` or `stale`
+    (another config)."""
     path = Path(path)
     if not path.exists():
         return "missing"
@@ -159,9 +180,26 @@ def run_status(path: str | Path, expect_hash: str | None = None) -> str:
         return "incomplete"
     if expect_hash is not None and meta.get("config_hash") != expect_hash:
         return "stale"
-    if meta["status"] == STATUS_OK and not all((path / f"{t}.parquet").exists() for t in TABLES):
+    if meta["status"] == STATUS_OK and _damaged(path, meta, deep=False):
         return "incomplete"
     return meta["status"]
+
+
+def _damaged(path: Path, meta: dict[str, Any], deep: bool) -> str | None:
+    """Which data file is missing or differs from its fingerprint in meta.json (sizes only unless
+    `deep`), or None when all are intact."""
+    files = meta.get("files")
+    if not isinstance(files, dict) or set(files) != set(DATA_FILES):
+        return "meta.json lists no file fingerprints"
+    for name, expected in files.items():
+        f = path / name
+        if not f.exists():
+            return f"{name} is missing"
+        if f.stat().st_size != expected.get("bytes"):
+            return f"{name} has {f.stat().st_size} bytes, meta.json says {expected.get('bytes')} (truncated or changed)"
+        if deep and _fingerprint(f)["sha256"] != expected.get("sha256"):
+            return f"{name} differs from its SHA-256 in meta.json (changed after the run was written)"
+    return None
 
 
 def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
@@ -172,6 +210,9 @@ def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
         raise RunDirError(f"{path}: status is {meta['status']!r}, not ok: {meta.get('error', '')}")
     if expect_hash is not None and meta.get("config_hash") != expect_hash:
         raise RunDirError(f"{path}: config hash {meta.get('config_hash')} does not match the expected {expect_hash}")
+    damage = _damaged(path, meta, deep=True)
+    if damage:
+        raise RunDirError(f"{path}: a run file is missing or corrupt ({damage})")
     try:
         config = RunConfig.from_dict(meta["config"])
         tables = {t: pd.read_parquet(path / f"{t}.parquet") for t in TABLES}

@@ -71,7 +71,7 @@ def test_unanswering_scheduler_is_refused(tmp_path, capsys):
     grid = write(tmp_path, TINY)
     assert main(["batch", str(grid), "--root", str(tmp_path / "data"), "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
     assert "does not answer" in capsys.readouterr().err
-    assert not any((tmp_path / "data").rglob("meta.json"))
+    assert not (tmp_path / "data").exists()
 
 
 def test_local_pool_runs_the_grid_then_resumes_only_missing_cells(tmp_path, capsys):
@@ -125,7 +125,7 @@ def test_a_failing_cell_is_recorded_and_does_not_stop_the_others(tmp_path):
     _, cells = load_grid(write(tmp_path, TINY), tmp_path / "data")
 
     with ProcessPoolExecutor(2) as ex:
-        outcome = batch.run_grid(cells, ex, notebook=broken)
+        outcome = batch.run_grid(cells, ex, 2, notebook=broken)
     assert len(outcome["ok"]) == 1 and len(outcome["failed"]) == 1
     failed = next(c for c in cells if c.config.method == "nas")
     assert run_status(failed.out) == "failed" and (failed.out / "run.ipynb").exists()

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from nasdqn.config import RunConfig
-from nasdqn.records import RunDirError, read_run, run_dir, run_status, write_failure, write_run
+from nasdqn.records import RunDirError, read_run, run_dir, run_status, write_failure, write_run, write_running
 from nasdqn.train import train
 
 
@@ -32,7 +32,8 @@ def test_reading_refuses_incomplete_failed_corrupt_or_other_config(tmp_path, res
         read_run(path, expect_hash="0" * 16)
 
     (path / "evals.parquet").write_bytes((path / "evals.parquet").read_bytes()[:50])  # truncated
-    with pytest.raises(RunDirError, match="missing or corrupt"):
+    assert run_status(path) == "incomplete"  # resume redoes it
+    with pytest.raises(RunDirError, match="missing or corrupt.*truncated"):
         read_run(path)
 
     (path / "meta.json").write_text("{not json")
@@ -57,6 +58,19 @@ def test_failures_are_recorded_and_never_read_as_ok(tmp_path, result):
         read_run(path)
     with pytest.raises(ValueError):
         write_failure(path, result.config, "ok", "")
+    write_running(path, result.config)
+    assert run_status(path) == "running"
+    with pytest.raises(RunDirError, match="running"):
+        read_run(path)
+
+
+def test_a_changed_file_of_the_same_size_is_detected_on_read(tmp_path, result):
+    path = write_run(tmp_path / "run", result)
+    data = bytearray((path / "timing.json").read_bytes())
+    data[-3] = ord("7") if data[-3] != ord("7") else ord("8")
+    (path / "timing.json").write_bytes(bytes(data))
+    with pytest.raises(RunDirError, match="SHA-256"):
+        read_run(path)
 
 
 def test_no_temporary_files_are_left_behind(tmp_path, result):
