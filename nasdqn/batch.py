@@ -95,7 +95,7 @@ def run_and_record(config: RunConfig, out: str | Path, progress: Callable[[int],
     def orphaned() -> None:
         # Record at once, from this thread, and leave: ipykernel's own parent poller ends an orphaned
         # kernel within a second, and the main thread may be inside a long operation.
-        write_failure(out, config, "interrupted", "the batch worker running it was killed")
+        record_failure(out, config, "interrupted", "the batch worker running it was killed")
         os._exit(1)
 
     if os.environ.get(WATCH_PARENT_ENV) == "1":  # a batch's kernel: stop when the worker is gone
@@ -104,15 +104,19 @@ def run_and_record(config: RunConfig, out: str | Path, progress: Callable[[int],
     try:
         result = train(config, progress=progress)
     except Diverged as e:
-        write_failure(out, config, "diverged", str(e))
+        record_failure(out, config, "diverged", str(e))
         return None
     except KeyboardInterrupt:
-        write_failure(out, config, "interrupted", "interrupted (SIGINT)")
+        record_failure(out, config, "interrupted", "interrupted (SIGINT)")
         raise
     except Exception as e:
-        write_failure(out, config, "failed", f"{type(e).__name__}: {e}")
+        record_failure(out, config, "failed", f"{type(e).__name__}: {e}")
         raise
-    write_run(out, result)
+    try:
+        write_run(out, result)
+    except OSError as e:  # disk full, read-only, gone: the run is lost, but never left looking ok
+        record_failure(out, config, "failed", f"could not write the run: {e}")
+        raise
     return result
 
 
@@ -174,9 +178,10 @@ def load_grid(path: str | Path, data_root: str | Path = "data") -> tuple[str, li
         raise ConfigError(f"grid file {path}: 'overrides' must be a mapping of run options")
     if not isinstance(cells_spec, list) or not all(isinstance(c, dict) and set(c) <= CELL_KEYS for c in cells_spec):
         raise ConfigError(f"grid file {path}: 'cells' must be a list of {{match: ..., set: ...}}")
-    for forbidden in ("experiment", "env", "method", "seed"):
-        if forbidden in overrides:
-            raise ConfigError(f"grid file {path}: set {forbidden!r} with the grid's own key, not in overrides")
+    identity = ("experiment", "env", "method", "seed")  # they place the run: only the grid's keys set them
+    for forbidden in identity:
+        if forbidden in overrides or any(forbidden in (c.get("set") or {}) for c in cells_spec):
+            raise ConfigError(f"grid file {path}: set {forbidden!r} with the grid's own key, not in overrides/cells")
 
     envs, methods, seeds = _as_list(spec["envs"], "envs"), _as_list(spec["methods"], "methods"), _seeds(spec["seeds"])
     n = len(envs) * len(methods) * len(seeds)
@@ -262,8 +267,8 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[st
         if status in ("missing", "incomplete", "running"):  # never overwrite a finished or recorded run
             config = RunConfig.from_dict({k: v for k, v in params.items() if k != "out_dir"})
             stopped = "KeyboardInterrupt" in reason  # interrupted before the run itself had started
-            write_failure(params["out_dir"], config, "interrupted" if stopped else "failed",
-                          f"notebook failed: {reason}")
+            record_failure(params["out_dir"], config, "interrupted" if stopped else "failed",
+                           f"notebook failed: {reason}")
         return run_status(params["out_dir"]), reason
     status = run_status(params["out_dir"])
     return status, "" if status == "ok" else f"the notebook finished but the run directory says {status!r}"
@@ -296,12 +301,22 @@ def experiment_lock(data_root: str | Path, experiment: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def record_failure(out: str | Path, config: RunConfig, status: str, error: str) -> bool:
+    """write_failure where the disk may be full or read-only: False if even that could not be written
+    (the run then has no `ok` status, which is what matters: it is redone on resume)."""
+    try:
+        write_failure(out, config, status, error)
+        return True
+    except OSError:
+        return False
+
+
 def reap_stale(cells: Iterable[Cell]) -> list[Cell]:
     """Mark runs still saying `running` as interrupted. Call it holding the experiment lock: then no
     batch owns them, and a process that was killed outright (SIGKILL, power loss) left them behind."""
     stale = [c for c in cells if run_status(c.out) == "running"]
     for c in stale:
-        write_failure(c.out, c.config, "interrupted", "found running after its batch had ended (killed)")
+        record_failure(c.out, c.config, "interrupted", "found running after its batch had ended (killed)")
     return stale
 
 
@@ -357,7 +372,7 @@ def run_grid(cells: list[Cell], executor: Executor, slots: int, notebook: Path =
         except Exception as e:  # the worker itself died (killed, out of memory, lost)
             status, error = "failed", f"worker lost: {type(e).__name__}: {e}"
             if run_status(cell.out) in ("missing", "incomplete", "running"):
-                write_failure(cell.out, cell.config, "failed", error)
+                record_failure(cell.out, cell.config, "failed", error)
             status = run_status(cell.out)
         outcome.setdefault(status, []).append(cell.label)
         if on_done is not None:

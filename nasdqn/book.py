@@ -48,6 +48,23 @@ def load_runs(root: str | Path, experiment: str) -> tuple[list[RunResult], list[
     return results, refused
 
 
+def run_table(root: str | Path, experiment: str) -> pd.DataFrame:
+    """Every run directory of an experiment with its status and, when it is not ok, why: diverged,
+    failed or interrupted runs are reported in the book, not silently left out."""
+    from nasdqn.records import read_meta, run_status
+
+    rows = []
+    for path in sorted((Path(root) / "runs" / experiment).glob("*/*/seed=*")):
+        status = run_status(path)
+        try:
+            error = read_meta(path).get("error", "") if status != "ok" else ""
+        except RunDirError as e:
+            error = str(e)
+        rows.append({"env": path.parent.parent.name, "method": path.parent.name,
+                     "seed": int(path.name.split("=", 1)[1]), "status": status, "error": error})
+    return pd.DataFrame(rows, columns=["env", "method", "seed", "status", "error"])
+
+
 def method_order(methods) -> list[str]:
     known = [m for m in METHOD_ORDER if m in set(methods)]
     return known + sorted(set(methods) - set(known))

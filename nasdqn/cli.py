@@ -72,6 +72,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.close()
         print(f"nasdqn train: interrupted (recorded in {out})", file=sys.stderr)
         return 130
+    except OSError as e:
+        bar.close()
+        print(f"nasdqn train: could not write the run to {out}: {e.strerror or e}; nothing was marked ok",
+              file=sys.stderr)
+        return 1
     bar.close()
     if result is None:
         print(f"nasdqn train: the run diverged (recorded in {out}/meta.json)", file=sys.stderr)
@@ -200,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ConfigError as e:
-        print(f"nasdqn {args.command}: error: {e}", file=sys.stderr)
+        # One line whatever the input held: control characters in a hostile value are shown escaped.
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(e))
+        print(f"nasdqn {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -112,7 +112,8 @@ class InvertedPendulumEnv(gym.Env):
 def pendulum_params(env: gym.Env) -> PendulumParams | None:
     """The parameters of the paper's pendulum inside `env`, or None for any other env."""
     inner = env.unwrapped
-    return inner.p if isinstance(inner, InvertedPendulumEnv) else None
+    # Exactly this class: a subclass may change `step`, which the vectorised twin would not see.
+    return inner.p if type(inner) is InvertedPendulumEnv else None
 
 
 def rollout_pendulum(p: PendulumParams, starts: np.ndarray, policy) -> np.ndarray:

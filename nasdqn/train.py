@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -140,7 +141,10 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
         ep_return += reward
         ep_len += 1
         if step > config.learning_starts and step % config.train_freq == 0:
-            agent.update()
+            grad_norm = agent.update()
+            # Reading the norm forces no sync on CPU but costs a call: check every 250 steps.
+            if step % 250 == 0 and not math.isfinite(float(grad_norm)):
+                raise Diverged(_diagnose(agent, step, float(grad_norm), evals))
         if step % config.target_update == 0:
             agent.sync_target()
         t3 = clock()
@@ -172,8 +176,8 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
         if step % config.eval_every == 0 or step == config.steps:
             t0 = clock()
             returns = evaluator.returns(agent.greedy)
-            if not np.all(np.isfinite(agent.online.flat.numpy())):
-                raise Diverged(f"non-finite network parameters at step {step} ({agent.arch})")
+            if not (np.all(np.isfinite(agent.online.flat.numpy())) and np.all(np.isfinite(returns))):
+                raise Diverged(_diagnose(agent, step, float("nan"), evals))
             evals.extend((step, i, float(r), str(agent.arch)) for i, r in enumerate(returns))
             timing["eval"] += clock() - t0
         if progress is not None and step % 1000 == 0:
@@ -192,6 +196,18 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
         anchors=evaluator.anchors(),
         controller_state=controller.state_dict(),
     )
+
+
+def _diagnose(agent: DQNAgent, step: int, grad_norm: float, evals: list[tuple]) -> str:
+    """One line saying where training blew up, for the run's meta.json."""
+    params = agent.online.flat.numpy()
+    states = agent.buffer.recent_states(256)
+    q = agent.q_values(states) if len(states) else np.zeros(1)
+    last_eval = np.mean([e[2] for e in evals[-10:]]) if evals else float("nan")
+    return (f"non-finite values at step {step} with {agent.arch}: gradient norm {grad_norm:.3g}, "
+            f"{int((~np.isfinite(params)).sum())} of {params.size} parameters non-finite, "
+            f"max |Q| {np.nanmax(np.abs(q)) if np.isfinite(q).any() else float('nan'):.3g}, "
+            f"last greedy evaluation {last_eval:.1f}")
 
 
 def _entropy(controller: Controller) -> float:

@@ -132,7 +132,7 @@ def test_a_failing_cell_is_recorded_and_does_not_stop_the_others(tmp_path):
     assert "boom" in (failed.out / "meta.json").read_text()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def dask_cluster():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -175,3 +175,22 @@ def test_run_notebook_parameters_cell_lists_every_option():
     assert cell.source == parameters_source(), (
         "notebooks/run.ipynb's parameters cell is out of date with RunConfig; run: python -c "
         "'from nasdqn.batch import sync_notebook_parameters; sync_notebook_parameters()'")
+
+
+def test_results_are_identical_serially_on_the_pool_and_on_dask(tmp_path, dask_cluster):
+    """Same config and seed, three ways of running it: the same tables (timings aside)."""
+    import pandas as pd
+
+    from nasdqn.train import train
+
+    grid = write(tmp_path, TINY)
+    for where, extra in (("pool", ["--workers", "2"]), ("dask", ["--scheduler", dask_cluster])):
+        assert main(["batch", str(grid), "--root", str(tmp_path / where), "--quiet", *extra]) == 0
+    _, cells = load_grid(grid, tmp_path / "pool")
+    _, dask_cells = load_grid(grid, tmp_path / "dask")
+    for cell, dask_cell in zip(cells, dask_cells, strict=True):
+        serial = train(cell.config)
+        for other in (read_run(cell.out), read_run(dask_cell.out)):
+            for table in ("episodes", "evals", "arch_events"):
+                pd.testing.assert_frame_equal(getattr(other, table), getattr(serial, table))
+            assert other.anchors == serial.anchors

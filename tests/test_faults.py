@@ -153,3 +153,164 @@ def test_a_second_batch_on_the_same_experiment_is_refused(grid, tmp_path):
     assert "another batch is already running experiment 'faults'" in second.stderr
     os.killpg(first.pid, signal.SIGINT)
     first.communicate(timeout=120)
+
+
+# -- the disk ----------------------------------------------------------------------------------------
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A real, tiny filesystem (root only; skipped elsewhere, so CI, which runs as root, always runs it)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+
+TRAIN = ["--steps", "4000", "--learning-starts", "200", "--eval-every", "2000", "--eval-episodes", "2", "--quiet"]
+
+
+def test_disk_full_at_the_end_of_a_run_is_a_clean_failure(tmpfs):
+    """Fault: the disk fills up while the run trains. Expected: exit 1, one line naming the problem,
+    no `ok` (a rerun would redo it)."""
+    out = tmpfs / "run"
+    train = subprocess.Popen([BIN / "nasdqn", "train", *TRAIN, "--out", out], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while run_status(out) != "running" and time.time() < deadline:
+        time.sleep(0.1)
+    fd = os.open(tmpfs / "filler", os.O_WRONLY | os.O_CREAT)
+    try:  # fill every byte that is left
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    _, err = train.communicate(timeout=120)
+    assert train.returncode == 1
+    assert "could not write the run" in err and "No space left on device" in err
+    assert len(err.strip().splitlines()) == 1
+    assert run_status(out) != "ok"
+
+
+def test_output_turning_read_only_during_a_run_is_a_clean_failure(tmpfs):
+    out = tmpfs / "run"
+    train = subprocess.Popen([BIN / "nasdqn", "train", *TRAIN, "--out", out], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while run_status(out) != "running" and time.time() < deadline:
+        time.sleep(0.1)
+    assert subprocess.run(["mount", "-o", "remount,ro", tmpfs]).returncode == 0
+    _, err = train.communicate(timeout=120)
+    assert train.returncode == 1
+    assert "Read-only file system" in err and len(err.strip().splitlines()) == 1
+    assert run_status(out) == "running"  # what was there before; never ok
+
+
+# -- divergence --------------------------------------------------------------------------------------
+def test_divergence_stops_the_run_and_is_recorded_with_diagnostics(tmp_path):
+    """Fault: NaN rewards poison the learning. Expected: the run stops, status `diverged` with a
+    diagnosis; `nasdqn train` exits 1; the batch reports it as not ok; the book lists it."""
+    from nasdqn.book import run_table
+
+    script = tmp_path / "poison.py"
+    script.write_text(POISON)
+    out = tmp_path / "data" / "runs" / "faults" / "x" / "nas" / "seed=0"
+    r = subprocess.run([sys.executable, script, str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    meta = read_meta(out)
+    assert meta["status"] == "diverged"
+    assert "non-finite values at step" in meta["error"] and "gradient norm nan" in meta["error"]
+    table = run_table(tmp_path / "data", "faults")
+    assert table.loc[0, "status"] == "diverged" and "non-finite" in table.loc[0, "error"]
+
+
+POISON = """
+import sys
+import gymnasium as gym
+from nasdqn.cli import main
+from nasdqn.envs import InvertedPendulumEnv
+
+class Poisoned(InvertedPendulumEnv):
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, float("nan") if self.t % 50 == 0 else reward, terminated, truncated, info
+
+gym.register("Test/Poisoned-v0", entry_point=Poisoned)
+sys.exit(main(["train", "--env", "Test/Poisoned-v0", "--method", "nas", "--steps", "3000",
+               "--learning-starts", "200", "--quiet", "--out", sys.argv[1]]))
+"""
+
+
+# -- hostile input -----------------------------------------------------------------------------------
+PWNED = "/tmp/nasdqn-pwned"
+BASE = {"name": "hostile", "envs": ["NASDQN/InvertedPendulum-v0"], "methods": ["nas"], "seeds": 1, "steps": 500}
+HOSTILE_GRIDS = [
+    ({"colour": "blue"}, "unknown key"),
+    ({"overrides": {"stepz": 5}}, "unknown option"),
+    ({"overrides": {"out_dir": "/etc"}}, "unknown option"),
+    ({"steps": "abc"}, "not a valid int"),
+    ({"steps": True}, "not a valid int"),
+    ({"seeds": "three"}, "seeds"),
+    ({"envs": 5}, "not a string"),
+    ({"steps": -100}, "steps"),
+    ({"steps": 10**12}, "steps"),
+    ({"seeds": 0}, "seeds"),
+    ({"seeds": 10**6}, "cells; at most"),
+    ({"overrides": {"widths": [0]}}, "width"),
+    ({"overrides": {"widths": [10**9]}}, "width"),
+    ({"overrides": {"widths": []}}, "widths is empty"),
+    ({"overrides": {"depths": []}}, "depths is empty"),
+    ({"overrides": {"activations": ["gelu"]}}, "activation"),
+    ({"overrides": {"lr": float("nan")}}, "lr"),
+    ({"overrides": {"max_torque": float("inf")}}, "max_torque"),
+    ({"overrides": {"eval_episodes": -1}}, "eval_episodes"),
+    ({"name": f"x'; open('{PWNED}', 'w') #"}, "experiment"),
+    ({"name": "../../etc"}, "experiment"),
+    ({"name": "/etc"}, "experiment"),
+    ({"envs": ["../../etc/passwd"]}, "unknown environment"),
+    ({"envs": [f"x\nopen('{PWNED}', 'w')"]}, "unknown environment"),
+    ({"methods": [f"nas\"\nopen('{PWNED}', 'w')\n\""]}, "unknown method"),
+    ({"overrides": {"start_arch": f"relu-64; open('{PWNED}','w')"}}, "not of the form"),
+    ({"overrides": {"experiment": "other"}}, "grid's own key"),
+    ({"cells": [{"match": {"method": "nas"}, "set": {"experiment": "../x"}}]}, "grid's own key"),
+    ({"cells": [{"match": {"method": "nas"}, "set": {"ctrl_signal": "__import__('os')"}}]}, "trend, raw"),
+    ({"methods": ["nas", "nas"]}, "duplicate cell"),
+]
+
+
+@pytest.mark.parametrize("change,match", HOSTILE_GRIDS, ids=[f"grid{i}" for i in range(len(HOSTILE_GRIDS))])
+def test_hostile_grids_are_refused_before_anything_runs(tmp_path, capsys, change, match):
+    import yaml
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({**BASE, **change}))
+    root = tmp_path / "data"
+    from nasdqn.cli import main
+
+    assert main(["batch", str(grid), "--root", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match in err, err
+    assert not root.exists() and not os.path.exists(PWNED)
+
+
+def test_yaml_that_would_run_code_is_not_loaded(tmp_path, capsys):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"!!python/object/apply:os.system ['touch {PWNED}']\n")
+    from nasdqn.cli import main
+
+    assert main(["batch", str(grid), "--root", str(tmp_path / "data")]) == 2
+    assert "does not parse" in capsys.readouterr().err and not os.path.exists(PWNED)
+
+
+def test_a_string_cannot_escape_the_notebook_parameter_cell(tmp_path):
+    """Even past the grid's checks, papermill writes parameters as literals: a hostile string stays a
+    string, and RunConfig refuses it inside the notebook."""
+    import papermill
+
+    from nasdqn.batch import NOTEBOOK
+
+    hostile = f"x'\nopen('{PWNED}', 'w')\n'"
+    with pytest.raises(papermill.PapermillExecutionError, match="experiment"):
+        papermill.execute_notebook(NOTEBOOK, tmp_path / "out.ipynb", parameters={"experiment": hostile},
+                                   kernel_name="python3", progress_bar=False, cwd=tmp_path)
+    assert not os.path.exists(PWNED)
