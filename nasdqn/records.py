@@ -134,7 +134,8 @@ def write_run(path: str | Path, result: RunResult) -> Path:
 def write_running(path: str | Path, config: RunConfig) -> Path:
     """Mark a run as started (its status until it ends): who runs it, since when."""
     path = Path(path)
-    _begin(path)
+    # Replaced atomically, not deleted first: a starting run never looks incomplete.
+    path.mkdir(parents=True, exist_ok=True)
     _write_json(path / "meta.json", {"config": config.to_dict(), "config_hash": config.config_hash,
                                      "pid": os.getpid(), "host": platform.node(), "status": "running"})
     return path
@@ -147,7 +148,7 @@ def write_failure(path: str | Path, config: RunConfig, status: str, error: str,
     if status not in allowed:
         raise ValueError(f"failure status {status!r}; allowed: {', '.join(allowed)}")
     path = Path(path)
-    _begin(path)
+    path.mkdir(parents=True, exist_ok=True)
     meta = {"config": config.to_dict(), "config_hash": config.config_hash, **provenance(),
             **(extra or {}), "status": status, "error": error}
     _write_json(path / "meta.json", meta)
