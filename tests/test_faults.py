@@ -34,9 +34,17 @@ def grid(tmp_path):
     return path
 
 
+def _as_in_a_terminal() -> None:
+    # A terminal's foreground process has the default SIGINT disposition. Whoever launched pytest may
+    # have had it ignored (bash does so for background jobs), and an ignored signal is inherited:
+    # Python would then never raise KeyboardInterrupt, whatever nasdqn does.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_batch(grid: Path, root: Path) -> subprocess.Popen:
     return subprocess.Popen([BIN / "nasdqn", "batch", grid, "--root", root, "--workers", "2", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_in_a_terminal)
 
 
 def statuses(grid: Path, root: Path) -> dict[str, str]:
