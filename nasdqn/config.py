@@ -21,7 +21,11 @@ FIXED_ARCHS = {
     "fixed-medium": "relu-64x64",
     "fixed-large": "relu-256x256x256",
 }
-METHODS = (*FIXED_ARCHS, "fixed:<arch>", "random", "nas")
+# Searching methods: the paper's random control, the fair random controls of issue 7 (random choices
+# at the switch times of a NAS-DQN run, and a random architecture held for the whole run), NAS-DQN.
+SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas")
+METHODS = (*FIXED_ARCHS, "fixed:<arch>", *SEARCH_METHODS)
+LAYER_WIDTHS = ("uniform", "free")
 
 # Arbitrary but generous limits: they exist to refuse typos (10^9 units), not to restrict research.
 MAX_STEPS = 100_000_000
@@ -41,11 +45,13 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 @dataclass(frozen=True)
 class RunConfig:
     # --- what to run -----------------------------------------------------------------------
-    experiment: str = _opt("adhoc", "experiment name (the first level of the run directory)")
+    experiment: str = _opt("adhoc", "experiment name (the first level of the run directory)", scope="label")
     env: str = _opt(PENDULUM_ID, "Gymnasium environment id with discrete actions (or see --n-actions)")
     method: str = _opt(
         "fixed-medium",
-        "fixed-small | fixed-medium | fixed-large | fixed:<arch> (e.g. fixed:relu-128x128) | random | nas",
+        "fixed-small | fixed-medium | fixed-large | fixed:<arch> (e.g. fixed:relu-128x128) | random "
+        "(uniform draw every window) | random-matched (uniform draws at the times given by switch_at) | "
+        "random-freeze (one uniform draw, held) | nas",
     )
     seed: int = _opt(0, f"random seed (0..{MAX_SEED}); a run is a pure function of config and seed")
     steps: int = _opt(100_000, "environment steps used for training")
@@ -78,13 +84,22 @@ class RunConfig:
     final_evals: int = _opt(5, "final performance = mean of the last this-many evaluations")
 
     # --- architecture search -----------------------------------------------------------------
-    start_arch: str = _opt("relu-32", "architecture random search and NAS-DQN start from")
-    depths: tuple[int, ...] = _opt((1, 2, 3), "search space: numbers of hidden layers")
-    widths: tuple[int, ...] = _opt((32, 64, 128, 256), "search space: hidden-layer widths")
-    activations: tuple[str, ...] = _opt(("relu", "tanh"), "search space: activations")
-    search_interval: int = _opt(10, "episodes between controller decisions")
+    start_arch: str = _opt("relu-32", "architecture random search and NAS-DQN start from", scope="search")
+    depths: tuple[int, ...] = _opt((1, 2, 3), "search space: numbers of hidden layers", scope="search")
+    widths: tuple[int, ...] = _opt((32, 64, 128, 256), "search space: hidden-layer widths", scope="search")
+    activations: tuple[str, ...] = _opt(("relu", "tanh"), "search space: activations", scope="search")
+    layer_widths: str = _opt(
+        "uniform", "search space: uniform (all hidden layers equally wide) | free (each layer its own width)",
+        scope="search",
+    )
+    search_interval: int = _opt(10, "episodes between controller decisions", scope="search")
     distill_steps: int = _opt(
-        0, "after a change that does not preserve the function: distillation steps on replay states"
+        0, "after a change that does not preserve the function: distillation steps on replay states",
+        scope="search",
+    )
+    switch_at: tuple[int, ...] = _opt(
+        (), "random-matched: episodes after which to switch (nasdqn batch copies them from the nas run "
+        "of the same seed)", scope="matched",
     )
 
     # --- learned controller ------------------------------------------------------------------
@@ -128,9 +143,41 @@ class RunConfig:
 
     @property
     def config_hash(self) -> str:
-        """Stable across processes and versions of Python: a hash of the sorted JSON of the options."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """A hash of the options this run's method uses (see `config_hash_of`)."""
+        digest = config_hash_of(self.to_dict())
+        assert digest is not None
+        return digest
+
+
+def option_scope(f: dataclasses.Field) -> str:
+    """Which runs an option can affect: `run` (every run), `search` (searching methods), `learned`
+    (nas: the `ctrl_*` options), `matched` (random-matched), `label` (none: it only names the run)."""
+    return f.metadata.get("scope") or ("learned" if f.name.startswith("ctrl_") else "run")
+
+
+def _scopes_used(method: str) -> set[str]:
+    if method_arch(method) is not None:
+        return {"run"}
+    return {"run", "search"} | ({"learned"} if method == "nas" else set()) | (
+        {"matched"} if method == "random-matched" else set())
+
+
+def config_hash_of(values: dict[str, Any]) -> str | None:
+    """The hash of a stored config (a `to_dict()`, maybe written by an older version): sha256 of the
+    sorted JSON of the options its method uses, or None when one of them is missing from `values`.
+
+    Options a method cannot use are left out, so adding a controller option does not make the fixed
+    baselines' committed runs stale; an option added later that a method does use is missing from
+    the old runs' configs, and those runs then count as stale, as they must.
+    """
+    method = values.get("method")
+    if not isinstance(method, str):
+        return None
+    used = [f.name for f in dataclasses.fields(RunConfig) if option_scope(f) in _scopes_used(method)]
+    if any(name not in values for name in used):
+        return None
+    text = json.dumps({name: values[name] for name in used}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _jsonable(value: Any) -> Any:
@@ -188,7 +235,7 @@ def validate(c: RunConfig) -> None:
 
     _check(bool(_NAME.match(c.experiment)), f"experiment {c.experiment!r}: use 1-64 letters, digits, _ . + -")
     _check(
-        c.method in FIXED_ARCHS or c.method in ("random", "nas") or c.method.startswith("fixed:"),
+        c.method in FIXED_ARCHS or c.method in SEARCH_METHODS or c.method.startswith("fixed:"),
         f"unknown method {c.method!r}; allowed: {', '.join(METHODS)}",
     )
     if c.method.startswith("fixed:"):
@@ -217,6 +264,10 @@ def validate(c: RunConfig) -> None:
     _check(c.final_evals >= 1, f"final_evals {c.final_evals}: must be >= 1")
     _check(c.search_interval >= 1, f"search_interval {c.search_interval}: must be >= 1")
     _check(0 <= c.distill_steps <= 100_000, f"distill_steps {c.distill_steps}: allowed 0..100000")
+    _check(c.layer_widths in LAYER_WIDTHS, f"layer_widths {c.layer_widths!r}; allowed: {', '.join(LAYER_WIDTHS)}")
+    _check(all(e >= 1 for e in c.switch_at) and list(c.switch_at) == sorted(set(c.switch_at)),
+           f"switch_at {list(c.switch_at)}: episode numbers >= 1, increasing, no repeats")
+    _check(not c.switch_at or c.method == "random-matched", "switch_at is used only by method random-matched")
     _check(c.ctrl_lr > 0, f"ctrl_lr {c.ctrl_lr}: must be > 0")
     _check(c.ctrl_entropy >= 0, f"ctrl_entropy {c.ctrl_entropy}: must be >= 0")
     _check(0 < c.ctrl_baseline <= 1, f"ctrl_baseline {c.ctrl_baseline}: allowed (0, 1]")
@@ -228,7 +279,7 @@ def validate(c: RunConfig) -> None:
     _check(1 <= c.threads <= 256, f"threads {c.threads}: allowed 1..256")
     space = SearchSpace.from_config(c)
     Arch.parse(c.start_arch)
-    if c.method in ("random", "nas"):
+    if c.method in SEARCH_METHODS:
         _check(
             space.contains(Arch.parse(c.start_arch)),
             f"start_arch {c.start_arch} is not in the search space ({space.describe()})",

@@ -134,11 +134,12 @@ class LearnedController:
         self.lr, self.entropy0, self.baseline_rate, self.break_cost = lr, entropy, baseline_rate, break_cost
         self.signal_kind, self.moves, self.cost_weight = signal, moves, cost_weight
         self.sharpen = sharpen
-        self.max_depth = max(space.depths)
+        # One width decision for a uniform space (all layers alike), else one per layer slot.
+        self.width_slots = 1 if space.uniform else max(space.depths)
         self.logits = {
             "depth": np.zeros(len(space.depths)),
             "act": np.zeros(len(space.activations)),
-            **{f"width{i}": np.zeros(len(space.widths)) for i in range(self.max_depth)},
+            **{f"width{i}": np.zeros(len(space.widths)) for i in range(self.width_slots)},
         }
         self.baseline = 0.0
         self.spread = 1.0
@@ -155,9 +156,12 @@ class LearnedController:
 
     def _choices(self, arch: Arch) -> dict[str, int]:
         out = {"depth": self.space.depths.index(arch.depth), "act": self.space.activations.index(arch.activation)}
-        for i, w in enumerate(arch.widths):
+        for i, w in enumerate(arch.widths[: self.width_slots]):
             out[f"width{i}"] = self.space.widths.index(w)
         return out
+
+    def _widths(self, depth: int, slot_choice: list[int]) -> tuple[int, ...]:
+        return tuple(self.space.widths[slot_choice[min(i, self.width_slots - 1)]] for i in range(depth))
 
     def log_prob(self, arch: Arch) -> float:
         return float(sum(np.log(self._softmax(self.logits[k])[v]) for k, v in self._choices(arch).items()))
@@ -170,20 +174,20 @@ class LearnedController:
         p_depth = self._softmax(self.logits["depth"])
         total = h(self.logits["depth"]) + h(self.logits["act"])
         for k, d in enumerate(self.space.depths):
-            total += p_depth[k] * sum(h(self.logits[f"width{i}"]) for i in range(d))
+            total += p_depth[k] * sum(h(self.logits[f"width{i}"]) for i in range(min(d, self.width_slots)))
         return total
 
     def mode(self) -> Arch:
         """The most probable architecture (exact: the best widths for each depth, then the best depth)."""
-        widths = [self.space.widths[int(np.argmax(self.logits[f"width{i}"]))] for i in range(self.max_depth)]
+        best = [int(np.argmax(self.logits[f"width{i}"])) for i in range(self.width_slots)]
         act = self.space.activations[int(np.argmax(self.logits["act"]))]
-        return max((Arch(tuple(widths[:d]), act) for d in self.space.depths), key=self.log_prob)
+        return max((Arch(self._widths(d, best), act) for d in self.space.depths), key=self.log_prob)
 
     def _sample(self) -> Arch:
         pick = {k: int(self.rng.choice(len(z), p=self._softmax(z))) for k, z in self.logits.items()}
         d = self.space.depths[pick["depth"]]
-        widths = tuple(self.space.widths[pick[f"width{i}"]] for i in range(d))
-        return Arch(widths, self.space.activations[pick["act"]])
+        slots = [pick[f"width{i}"] for i in range(self.width_slots)]
+        return Arch(self._widths(d, slots), self.space.activations[pick["act"]])
 
     # -- learning ------------------------------------------------------------------------------
     def _reward(self, fb: Feedback) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from nasdqn.config import RunConfig
+from nasdqn.config import RunConfig, config_hash_of
 
 TABLES = ("episodes", "evals", "arch_events")
 DATA_FILES = (*(f"{t}.parquet" for t in TABLES), "timing.json", "controller.json")
@@ -169,6 +169,14 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+def stored_hash(meta: dict[str, Any]) -> str | None:
+    """The config hash of a stored run, recomputed from its recorded config (not the `config_hash`
+    it recorded: that was computed by the version that wrote it, whose hash may have covered options
+    its method does not use)."""
+    config = meta.get("config")
+    return config_hash_of(config) if isinstance(config, dict) else None
+
+
 def run_status(path: str | Path, expect_hash: str | None = None) -> str:
     """`ok`, `running`, `failed`, `diverged`, `interrupted`, `missing`, `incomplete` or `stale`
     (another config)."""
@@ -179,7 +187,7 @@ def run_status(path: str | Path, expect_hash: str | None = None) -> str:
         meta = read_meta(path)
     except RunDirError:
         return "incomplete"
-    if expect_hash is not None and meta.get("config_hash") != expect_hash:
+    if expect_hash is not None and stored_hash(meta) != expect_hash:
         return "stale"
     if meta["status"] == STATUS_OK and _damaged(path, meta, deep=False):
         return "incomplete"
@@ -209,8 +217,8 @@ def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
     meta = read_meta(path)
     if meta["status"] != STATUS_OK:
         raise RunDirError(f"{path}: status is {meta['status']!r}, not ok: {meta.get('error', '')}")
-    if expect_hash is not None and meta.get("config_hash") != expect_hash:
-        raise RunDirError(f"{path}: config hash {meta.get('config_hash')} does not match the expected {expect_hash}")
+    if expect_hash is not None and stored_hash(meta) != expect_hash:
+        raise RunDirError(f"{path}: config hash {stored_hash(meta)} does not match the expected {expect_hash}")
     damage = _damaged(path, meta, deep=True)
     if damage:
         raise RunDirError(f"{path}: a run file is missing or corrupt ({damage})")
@@ -221,7 +229,5 @@ def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
         controller = json.loads((path / "controller.json").read_text())
     except Exception as e:  # any corruption of a file that claims to be complete
         raise RunDirError(f"{path}: a run file is missing or corrupt ({type(e).__name__}: {e})") from None
-    if config.config_hash != meta.get("config_hash"):
-        raise RunDirError(f"{path}: meta.json's config does not match its config_hash")
     return RunResult(config=config, **tables, timing=timing, anchors=meta.get("anchors", {}),
                      controller_state=controller, meta=meta)

@@ -72,9 +72,15 @@ def preserves_function(old: Arch, new: Arch) -> bool:
 
 @dataclass(frozen=True)
 class SearchSpace:
+    """Depths x widths x activations. With `uniform` (the default) every hidden layer has the same
+    width (relu-64x64, not relu-64x128): 24 architectures by default instead of 168, so that the
+    hindsight sweep over the whole space is affordable and each edit (widen, deepen, ...) acts on
+    the whole network."""
+
     depths: tuple[int, ...] = (1, 2, 3)
     widths: tuple[int, ...] = (32, 64, 128, 256)
     activations: tuple[str, ...] = ACTIVATIONS
+    uniform: bool = True
 
     def __post_init__(self) -> None:
         for name in ("depths", "widths", "activations"):
@@ -97,23 +103,28 @@ class SearchSpace:
 
     @classmethod
     def from_config(cls, config: RunConfig) -> SearchSpace:
-        return cls(config.depths, config.widths, config.activations)
+        return cls(config.depths, config.widths, config.activations, config.layer_widths == "uniform")
 
     def describe(self) -> str:
+        layers = "equal widths" if self.uniform else "free widths"
         return (
-            f"depths {list(self.depths)}, widths {list(self.widths)}, "
+            f"depths {list(self.depths)}, widths {list(self.widths)} ({layers}), "
             f"activations {list(self.activations)}: {self.size} architectures"
         )
 
+    def _width_tuples(self, depth: int) -> int:
+        return len(self.widths) if self.uniform else len(self.widths) ** depth
+
     @property
     def size(self) -> int:
-        return sum(len(self.widths) ** d for d in self.depths) * len(self.activations)
+        return sum(self._width_tuples(d) for d in self.depths) * len(self.activations)
 
     def contains(self, arch: Arch) -> bool:
         return (
             arch.depth in self.depths
             and arch.activation in self.activations
             and all(w in self.widths for w in arch.widths)
+            and (not self.uniform or len(set(arch.widths)) == 1)
         )
 
     def all(self) -> list[Arch]:
@@ -122,19 +133,24 @@ class SearchSpace:
             Arch(ws, act)
             for act in self.activations
             for d in self.depths
-            for ws in itertools.product(self.widths, repeat=d)
+            for ws in (((w,) * d for w in self.widths) if self.uniform else itertools.product(self.widths, repeat=d))
         ]
 
     def sample(self, rng: np.random.Generator) -> Arch:
-        """Uniform over architectures (not over depths): depth d is drawn with weight |widths|^d."""
-        weights = np.array([len(self.widths) ** d for d in self.depths], dtype=float)
+        """Uniform over architectures (not over depths): depth d is drawn with weight proportional
+        to its number of width choices."""
+        weights = np.array([self._width_tuples(d) for d in self.depths], dtype=float)
         d = self.depths[rng.choice(len(self.depths), p=weights / weights.sum())]
-        widths = tuple(self.widths[i] for i in rng.integers(len(self.widths), size=d))
+        if self.uniform:
+            widths = (self.widths[rng.integers(len(self.widths))],) * d
+        else:
+            widths = tuple(self.widths[i] for i in rng.integers(len(self.widths), size=d))
         return Arch(widths, self.activations[rng.integers(len(self.activations))])
 
     def neighbours(self, arch: Arch) -> list[Arch]:
-        """Architectures one edit away: one layer one width step wider or narrower, a layer added at
-        the end (as wide as the last) or the last one removed, or the other activation."""
+        """Architectures one edit away: one layer (all layers, if `uniform`) one width step wider or
+        narrower, a layer added at the end (as wide as the last) or the last one removed, or the other
+        activation."""
         out: set[Arch] = set()
         ws = list(arch.widths)
         for i, w in enumerate(ws):
@@ -142,7 +158,10 @@ class SearchSpace:
                 k = self.widths.index(w)
                 for j in (k - 1, k + 1):
                     if 0 <= j < len(self.widths):
-                        out.add(Arch(tuple(ws[:i] + [self.widths[j]] + ws[i + 1 :]), arch.activation))
+                        if self.uniform:
+                            out.add(Arch((self.widths[j],) * arch.depth, arch.activation))
+                        else:
+                            out.add(Arch(tuple(ws[:i] + [self.widths[j]] + ws[i + 1 :]), arch.activation))
         if arch.depth + 1 in self.depths:
             out.add(Arch(tuple(ws + [ws[-1]]), arch.activation))
         if arch.depth - 1 in self.depths:
