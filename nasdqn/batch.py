@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from nasdqn.config import ConfigError, RunConfig
-from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run, write_running
+from nasdqn.records import RunResult, read_run, run_dir, run_status, write_failure, write_run, write_running
 
 GRID_KEYS = {"name", "description", "envs", "methods", "seeds", "steps", "overrides", "cells"}
 CELL_KEYS = {"match", "set"}
@@ -125,11 +125,25 @@ def run_and_record(config: RunConfig, out: str | Path, progress: Callable[[int],
 class Cell:
     config: RunConfig
     out: Path
+    # random-matched: the nas cell (same env and seed) whose switch times this run copies.
+    source: Cell | None = None
 
     @property
     def label(self) -> str:
         c = self.config
         return f"{c.env} {c.method} seed={c.seed}"
+
+    def resolved(self) -> Cell | None:
+        """This cell with `switch_at` taken from its source's finished run, or None while that run is
+        not `ok`. Cells without a source are returned as they are."""
+        if self.source is None:
+            return self
+        src = self.source
+        if run_status(src.out, src.config.config_hash) != "ok":
+            return None
+        events = read_run(src.out, src.config.config_hash).arch_events
+        switches = tuple(sorted(int(e) for e in events.loc[events["from_arch"].notna(), "episode"]))
+        return Cell(self.config.replace(switch_at=switches), self.out, src)
 
 
 def _as_list(value: Any, key: str) -> list:
@@ -208,7 +222,22 @@ def load_grid(path: str | Path, data_root: str | Path = "data") -> tuple[str, li
         cells.append(Cell(config, out))
     if not cells:
         raise ConfigError(f"grid file {path}: the grid is empty")
-    return str(spec["name"]), cells
+    return str(spec["name"]), [_with_source(c, cells, path) for c in cells]
+
+
+def _with_source(cell: Cell, cells: list[Cell], path: Path) -> Cell:
+    c = cell.config
+    if c.method != "random-matched":
+        return cell
+    if c.switch_at:
+        raise ConfigError(f"grid file {path}: random-matched takes switch_at from the nas run of its seed; "
+                          "do not set it in the grid")
+    for other in cells:
+        o = other.config
+        if o.method == "nas" and (o.env, o.seed) == (c.env, c.seed):
+            return Cell(c, cell.out, other)
+    raise ConfigError(f"grid file {path}: random-matched seed={c.seed} on {c.env} needs a nas cell with the same "
+                      "env and seed in the grid (it copies that run's switch times)")
 
 
 def notebook_parameters(config: RunConfig, out: Path) -> dict[str, Any]:
@@ -320,9 +349,15 @@ def reap_stale(cells: Iterable[Cell]) -> list[Cell]:
     return stale
 
 
+def cell_status(cell: Cell) -> str:
+    """run_status against the cell's config; `waiting` for a random-matched cell whose nas run is not ok."""
+    ready = cell.resolved()
+    return "waiting" if ready is None else run_status(ready.out, ready.config.config_hash)
+
+
 def pending(cells: Iterable[Cell], force: bool = False) -> list[Cell]:
     """Cells to run: all with `force`, else those without an `ok` run of the same config."""
-    return [c for c in cells if force or run_status(c.out, c.config.config_hash) != "ok"]
+    return [c for c in cells if force or cell_status(c) != "ok"]
 
 
 @contextmanager
@@ -357,14 +392,26 @@ def run_grid(cells: list[Cell], executor: Executor, slots: int, notebook: Path =
     Cells are submitted only as slots free up (executors queue work ahead otherwise), so after a
     Ctrl-C or a failure of the batch nothing is left queued to start.
     """
-    queue = list(cells)
+    queue = sorted(cells, key=lambda c: c.source is not None)  # sources (nas runs) before their copies
     running: dict[Future, Cell] = {}
     outcome: dict[str, list[str]] = {}
     while queue or running:
         while queue and len(running) < slots:
-            cell = queue.pop(0)
-            params = notebook_parameters(cell.config, cell.out)
-            running[executor.submit(execute_cell, params, str(notebook), str(cell.out / "run.ipynb"))] = cell
+            cell = queue[0]
+            if cell.source is not None and any(r.out == cell.source.out for r in running.values()):
+                break  # its nas run is still going: wait for it
+            queue.pop(0)
+            ready = cell.resolved()
+            if ready is None:
+                error = f"its nas run (seed={cell.config.seed}) is not ok, so there are no switch times to copy"
+                outcome.setdefault("failed", []).append(cell.label)
+                if on_done is not None:
+                    on_done(cell, "failed", error)
+                continue
+            params = notebook_parameters(ready.config, ready.out)
+            running[executor.submit(execute_cell, params, str(notebook), str(ready.out / "run.ipynb"))] = ready
+        if not running:
+            continue
         future = next(as_completed(running))
         cell = running.pop(future)
         try:
@@ -381,6 +428,5 @@ def run_grid(cells: list[Cell], executor: Executor, slots: int, notebook: Path =
 
 
 def status_table(cells: list[Cell]) -> list[tuple[str, str, str, str]]:
-    return [(c.config.env, c.config.method, str(c.config.seed), run_status(c.out, c.config.config_hash))
-            for c in cells]
+    return [(c.config.env, c.config.method, str(c.config.seed), cell_status(c)) for c in cells]
 

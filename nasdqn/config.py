@@ -103,21 +103,33 @@ class RunConfig:
     )
 
     # --- learned controller ------------------------------------------------------------------
-    ctrl_lr: float = _opt(0.5, "learned controller: policy-gradient step size")
-    ctrl_entropy: float = _opt(0.05, "learned controller: initial entropy bonus (decays to 0)")
-    ctrl_baseline: float = _opt(0.2, "learned controller: moving-average rate of the reward baseline")
+    ctrl_algo: str = _opt(
+        "gain", "learned controller: gain (Bayesian model of measured gains, Thompson sampling) | "
+        "reinforce (factorised policy trained by REINFORCE, DESIGN.md's starting design)"
+    )
+    ctrl_settle: int = _opt(3, "gain controller: windows a new architecture is measured for before the next move")
+    ctrl_history: int = _opt(8, "gain controller: windows whose trend (slope) is extrapolated past a switch")
+    ctrl_warmup: float = _opt(
+        0.2, "gain controller: fraction of the budget before which measured gains are not learned from "
+        "(returns are mostly those of random actions while epsilon decays)"
+    )
+    ctrl_prior_sd: float = _opt(1.0, "gain controller: prior standard deviation of each decision's worth (noise units)")
+    ctrl_lr: float = _opt(0.5, "reinforce controller: policy-gradient step size")
+    ctrl_entropy: float = _opt(0.05, "reinforce controller: initial entropy bonus (decays to 0)")
+    ctrl_baseline: float = _opt(0.2, "reinforce controller: moving-average rate of the reward baseline")
     ctrl_break_cost: float = _opt(
-        1.0, "learned controller: log-probability penalty on a move that does not preserve the function"
+        3.0, "learned controller: cost of a move that does not preserve the function (gain: prior mean, in noise "
+        "units; reinforce: log-probability penalty)"
     )
     ctrl_sharpen: float = _opt(
-        3.0, "learned controller: choices sharpen to (1 + this) x log-odds by the end (settling)"
+        3.0, "reinforce controller: choices sharpen to (1 + this) x log-odds by the end (settling)"
     )
     ctrl_signal: str = _opt(
-        "trend", "learned controller reward: trend (improvement beyond the recent trend) | raw (window score)"
+        "trend", "reinforce controller reward: trend (improvement beyond the recent trend) | raw (window score)"
     )
     ctrl_moves: str = _opt("local", "learned controller candidates: local (one edit away) | global (any)")
     ctrl_cost_weight: float = _opt(
-        0.0, "learned controller: penalty per log2 of the parameter count (0 = ignore compute)"
+        0.0, "learned controller: charge per doubling of the parameter count, in noise units (0 = ignore compute)"
     )
 
     # --- execution ---------------------------------------------------------------------------
@@ -268,6 +280,11 @@ def validate(c: RunConfig) -> None:
     _check(all(e >= 1 for e in c.switch_at) and list(c.switch_at) == sorted(set(c.switch_at)),
            f"switch_at {list(c.switch_at)}: episode numbers >= 1, increasing, no repeats")
     _check(not c.switch_at or c.method == "random-matched", "switch_at is used only by method random-matched")
+    _check(c.ctrl_algo in ("gain", "reinforce"), f"ctrl_algo {c.ctrl_algo!r}; allowed: gain, reinforce")
+    _check(1 <= c.ctrl_settle <= 100, f"ctrl_settle {c.ctrl_settle}: allowed 1..100")
+    _check(1 <= c.ctrl_history <= 100, f"ctrl_history {c.ctrl_history}: allowed 1..100")
+    _check(0 <= c.ctrl_warmup < 1, f"ctrl_warmup {c.ctrl_warmup}: allowed [0, 1)")
+    _check(c.ctrl_prior_sd > 0, f"ctrl_prior_sd {c.ctrl_prior_sd}: must be > 0")
     _check(c.ctrl_lr > 0, f"ctrl_lr {c.ctrl_lr}: must be > 0")
     _check(c.ctrl_entropy >= 0, f"ctrl_entropy {c.ctrl_entropy}: must be >= 0")
     _check(0 < c.ctrl_baseline <= 1, f"ctrl_baseline {c.ctrl_baseline}: allowed (0, 1]")

@@ -63,17 +63,27 @@ class FixedController:
 
 
 class RandomController:
-    """The paper's random-search control: a uniformly drawn architecture at every decision."""
+    """Random search. Without `switch_at`, the paper's control: a uniformly drawn architecture at
+    every decision (often a change). With `switch_at` (episode numbers), a fair control for a
+    learned controller: a change exactly at those episodes, to an architecture drawn uniformly from
+    the others, and no change otherwise: the same number and timing of switches, random choices."""
 
-    def __init__(self, space: SearchSpace, start: Arch, rng: np.random.Generator) -> None:
+    def __init__(self, space: SearchSpace, start: Arch, rng: np.random.Generator,
+                 switch_at: tuple[int, ...] | None = None) -> None:
         self.space, self.start, self.rng = space, start, rng
+        self.switch_at = None if switch_at is None else frozenset(switch_at)
 
     def initial(self) -> Arch:
         return self.start
 
     def propose(self, feedback: Feedback) -> Arch | None:
-        arch = self.space.sample(self.rng)
-        return None if arch == feedback.arch else arch
+        if self.switch_at is None:
+            arch = self.space.sample(self.rng)
+            return None if arch == feedback.arch else arch
+        if feedback.episode not in self.switch_at:
+            return None
+        others = [a for a in self.space.all() if a != feedback.arch]
+        return others[int(self.rng.integers(len(others)))]
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -142,7 +152,7 @@ class LearnedController:
             **{f"width{i}": np.zeros(len(space.widths)) for i in range(self.width_slots)},
         }
         self.baseline = 0.0
-        self.spread = 1.0
+        self.spread = 0.0
         self.n_updates = 0
         self.stats: dict[str, list[float]] = {}  # arch -> [count, mean reward]
         self._signal = TrendSignal() if signal == "trend" else None
@@ -201,6 +211,10 @@ class LearnedController:
             self.baseline = reward
         advantage = reward - self.baseline
         # Normalise by a running mean absolute deviation so `lr` is in units of the signal's spread.
+        # It starts at the first non-zero deviation: a fixed start (1.0) in the units of raw returns
+        # made the first updates hundreds of times too large and the policy collapsed at once.
+        if self.spread <= 0 and advantage != 0:
+            self.spread = abs(advantage)
         self.spread += self.baseline_rate * (abs(advantage) - self.spread)
         scaled = advantage / max(self.spread, 1e-8)
         self.baseline += self.baseline_rate * advantage
@@ -264,3 +278,187 @@ class LearnedController:
         self.spread = float(state["spread"])
         self.n_updates = int(state["n_updates"])
         self.stats = {k: list(v) for k, v in state["stats"].items()}
+
+
+def arch_features(space: SearchSpace, arch: Arch) -> np.ndarray:
+    """What the gain model sees of an architecture: one-hot depth and activation, the share of its
+    layers having each width (values learned for these are shared by every architecture that has
+    them), and a one-hot of the architecture itself (what the shared values cannot explain)."""
+    nd, na, nw = len(space.depths), len(space.activations), len(space.widths)
+    f = np.zeros(nd + na + nw)
+    f[space.depths.index(arch.depth)] = 1.0
+    f[nd + space.activations.index(arch.activation)] = 1.0
+    for w in arch.widths:
+        f[nd + na + space.widths.index(w)] += 1.0 / arch.depth
+    own = np.zeros(space.size)
+    own[space.all().index(arch)] = 1.0
+    return np.concatenate([f, own])
+
+
+class GainController:
+    """NAS-DQN's learned controller: a Bayesian model of what each architecture decision is worth,
+    fitted to the gains measured after its own switches, and Thompson sampling over it.
+
+    The signal is comparable across time by construction. When the controller switches from `a` to
+    `b`, it predicts where the scores would have gone without the switch (the level of the last
+    `settle` windows, moved along the slope of the last `history` windows) and measures `b` over the
+    next `settle` windows against that prediction: the gain is the progress beyond what training was
+    already delivering, whatever the stage of training. Gains are in units of the run's
+    window-to-window noise (a robust estimate from recent score differences).
+
+    Each measured gain is one observation of a linear model:
+    gain = w . (features(b) - features(a)) + w_move + w_break * [the change does not preserve the
+    function], with a Gaussian prior (`w_break` starts at -`break_cost`: breaking what was learned is
+    presumed to cost) and exact Bayesian updates. At each decision it draws w from the posterior (the
+    draw's spread shrinks as (1 - progress)^2, so that it ends on the posterior mean) and moves to the
+    architecture with the largest sampled gain if that gain is positive, else keeps the current one.
+    It settles when no move is believed to pay, not by a switching rule. `cost_weight` charges each
+    doubling of the parameter count (a proxy of cost per step) that many noise units.
+    `beliefs()` is the posterior probability of each architecture being the best.
+    """
+
+    def __init__(self, space: SearchSpace, start: Arch, rng: np.random.Generator, *, io: tuple[int, int] = (3, 5),
+                 break_cost: float = 3.0, cost_weight: float = 0.0, settle: int = 3, history: int = 8,
+                 prior_sd: float = 1.0, belief_samples: int = 400, moves: str = "local",
+                 warmup: float = 0.2) -> None:
+        self.space, self.start, self.rng, self.moves, self.warmup = space, start, rng, moves, warmup
+        self.cost_weight, self.settle, self.history = cost_weight, settle, history
+        self.belief_samples = belief_samples
+        self.archs = space.all()
+        self.phi = np.array([arch_features(space, a) for a in self.archs])
+        self.log_params = np.log2([a.n_params(*io) for a in self.archs])
+        k = self.phi.shape[1] + 2  # + move, + break
+        prior_mean = np.zeros(k)
+        prior_mean[-1] = -break_cost
+        # Architecture-specific terms get half the prior spread: shared decisions explain first.
+        shared = self.phi.shape[1] - len(self.archs)
+        sd = np.full(k, prior_sd)
+        sd[shared : shared + len(self.archs)] = prior_sd / 2
+        self.precision = np.diag(1.0 / sd**2)
+        self.weighted = self.precision @ prior_mean  # precision times mean: updates just add to it
+        self.scores: list[float] = []
+        self.switched_at = 0  # index into scores where the current architecture began
+        self.trial: dict[str, Any] | None = None
+        self.observations: list[dict[str, Any]] = []
+        self.history_log: list[dict[str, Any]] = []
+        self._last_entropy = math.log(len(self.archs))
+
+    # -- the model ---------------------------------------------------------------------------------
+    def _move(self, a: Arch, b: Arch) -> np.ndarray:
+        i, j = self.archs.index(a), self.archs.index(b)
+        return np.concatenate([self.phi[j] - self.phi[i], [1.0, 0.0 if preserves_function(a, b) else 1.0]])
+
+    def posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        cov = np.linalg.inv(self.precision)
+        return cov @ self.weighted, cov
+
+    def _noise(self) -> float:
+        """Per-window noise of the scores: a robust spread of the last 12 window-to-window differences
+        (recent, because returns spread more once the agent swings up from some starts only)."""
+        d = np.diff(self.scores[-13:])
+        mad = float(np.median(np.abs(d - np.median(d))))
+        return max(1.4826 * mad / math.sqrt(2.0), 1e-9)
+
+    def _measure(self, progress: float) -> None:
+        """Close the running trial: gain of the new architecture beyond the old one's trend.
+
+        Before `warmup` (a fraction of the budget; by default while epsilon decays) the returns are
+        mostly those of random actions: a gain measured then says nothing about the architectures, so
+        it is logged but not learned from. Moves are still made then, from the prior."""
+        t = self.trial
+        self.trial = None
+        pre, post = np.array(t["pre"]), np.array(self.scores[-self.settle:])
+        # Level: the mean of the old architecture's last `settle` windows; trend: the slope of the
+        # last `history` windows (a longer stretch: a slope from a few points extrapolates badly).
+        # Variance, in units of the window noise: that of the predicted mean minus the measured one.
+        recent = pre[-self.settle:]
+        lag = (len(recent) - 1) / 2 + (self.settle + 1) / 2  # from the level's centre to the post windows'
+        variance = 1 / len(recent) + 1 / self.settle
+        predicted = recent.mean()
+        if len(pre) >= 3:
+            ts = np.arange(len(pre), dtype=float)
+            slope = float(np.polyfit(ts, pre, 1)[0])
+            predicted += slope * lag
+            variance += lag**2 / float(((ts - ts.mean()) ** 2).sum())
+        noise = self._noise()
+        gain = float(post.mean() - predicted) / noise
+        learned = progress >= self.warmup
+        if learned:
+            x = t["x"]
+            self.precision += np.outer(x, x) / variance
+            self.weighted += x * gain / variance
+        self.observations.append({"from": str(t["from"]), "to": str(t["to"]), "gain": gain, "noise": noise,
+                                  "variance": variance, "learned": learned})
+
+    def beliefs(self) -> np.ndarray:
+        """Posterior probability that each architecture (in `space.all()` order) is the best, net of
+        the compute charge; estimated from draws of the model's weights."""
+        mean, cov = self.posterior()
+        draws = self.rng.multivariate_normal(mean, cov, size=self.belief_samples, method="cholesky")
+        values = draws[:, : self.phi.shape[1]] @ self.phi.T - self.cost_weight * self.log_params
+        best = np.bincount(values.argmax(axis=1), minlength=len(self.archs))
+        return best / best.sum()
+
+    # -- the protocol ------------------------------------------------------------------------------
+    def initial(self) -> Arch:
+        return self.start
+
+    def propose(self, feedback: Feedback) -> Arch | None:
+        self.scores.append(feedback.score)
+        current = feedback.arch
+        if self.trial is not None and len(self.scores) - self.switched_at >= self.settle:
+            self._measure(feedback.progress)
+        p = self.beliefs()
+        self._last_entropy = float(-(p[p > 0] * np.log(p[p > 0])).sum())
+        self.history_log.append({"step": feedback.step, "episode": feedback.episode, "arch": str(current),
+                                 "p_best": p.round(4).tolist()})
+        if self.trial is not None or len(self.scores) - self.switched_at < 2 or feedback.progress >= 1.0:
+            return None
+        mean, cov = self.posterior()
+        # Thompson sampling whose spread shrinks to the posterior mean by the end of the budget.
+        w = mean + (1.0 - feedback.progress) * np.linalg.cholesky(cov) @ self.rng.standard_normal(len(mean))
+        i = self.archs.index(current)
+        best, best_value = None, 0.0
+        if self.moves == "local":
+            # One edit away, and the architecture the model currently believes best, so that the
+            # controller can return to it after exploring instead of walking back edit by edit.
+            values = self.phi @ mean[: self.phi.shape[1]] - self.cost_weight * self.log_params
+            believed = self.archs[int(np.argmax(values))]
+            options = [*self.space.neighbours(current), believed]
+        else:
+            options = self.archs
+        for cand in options:
+            j = self.archs.index(cand)
+            if j == i:
+                continue
+            value = float(w @ self._move(current, cand)) - self.cost_weight * (self.log_params[j] - self.log_params[i])
+            if value > best_value:
+                best, best_value = cand, value
+        if best is not None:
+            pre = self.scores[-self.history:]
+            self.trial = {"from": current, "to": best, "x": self._move(current, best), "pre": pre}
+            self.switched_at = len(self.scores)
+        return best
+
+    def diagnostics(self) -> dict[str, float]:
+        return {"entropy": self._last_entropy}
+
+    # -- saving and transfer -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        mean, _ = self.posterior()
+        return {
+            "archs": [str(a) for a in self.archs],
+            "precision": self.precision.tolist(),
+            "weighted": self.weighted.tolist(),
+            "posterior_mean": mean.tolist(),
+            "observations": self.observations,
+            "beliefs": self.history_log,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take over another run's learned model (transfer); this run's own history starts empty."""
+        precision = np.asarray(state["precision"], dtype=float)
+        if state.get("archs") != [str(a) for a in self.archs] or precision.shape != self.precision.shape:
+            raise ValueError("controller state does not fit this search space (other architectures)")
+        self.precision = precision
+        self.weighted = np.asarray(state["weighted"], dtype=float)

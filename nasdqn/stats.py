@@ -3,6 +3,8 @@ import with pandas 3, see DESIGN.md); what is built on top of it is tested again
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 from scipy import stats as sps
 
@@ -28,3 +30,84 @@ def bootstrap_ci(values: np.ndarray, statistic=np.mean, confidence: float = 0.95
                         method="percentile", axis=0, vectorized=True, rng=np.random.default_rng(seed))
     low, high = res.confidence_interval
     return point, np.minimum(low, point), np.maximum(high, point)
+
+
+def stratified_bootstrap_ci(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], float] = iqm,
+                            confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+                            ) -> tuple[float, float, float]:
+    """Point and CI of `statistic` over the pooled runs of several tasks, resampling runs within each
+    task (stratified bootstrap, Agarwal et al. 2021): each task keeps its number of runs."""
+    groups = [np.asarray(g, dtype=float) for g in groups]
+    point = float(statistic(np.concatenate(groups)))
+    if all(len(g) < 2 for g in groups):
+        return point, point, point
+
+    def pooled(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        return statistic(np.concatenate(samples, axis=axis), axis=axis)
+
+    res = sps.bootstrap(tuple(groups), pooled, confidence_level=confidence, n_resamples=n_resamples,
+                        method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(seed))
+    low, high = res.confidence_interval
+    return point, float(min(low, point)), float(max(high, point))
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y) + P(X = Y) / 2 for a run X of one method and a run Y of another (Agarwal et al. 2021):
+    the Mann-Whitney U statistic over all pairs, divided by their number."""
+    x, y = np.asarray(x, dtype=float)[:, None], np.asarray(y, dtype=float)[None, :]
+    return float(((x > y) + 0.5 * (x == y)).mean())
+
+
+def probability_of_improvement_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
+                                  seed: int = 0) -> tuple[float, float, float]:
+    """Probability of improvement with a bootstrap CI (runs of each method resampled separately)."""
+    point = probability_of_improvement(x, y)
+
+    def poi(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        a, b = np.moveaxis(a, axis, -1)[..., :, None], np.moveaxis(b, axis, -1)[..., None, :]
+        return ((a > b) + 0.5 * (a == b)).mean(axis=(-2, -1))
+
+    res = sps.bootstrap((np.asarray(x, float), np.asarray(y, float)), poi, confidence_level=confidence,
+                        n_resamples=n_resamples, method="percentile", vectorized=True, paired=False,
+                        rng=np.random.default_rng(seed))
+    low, high = res.confidence_interval
+    return point, float(min(low, point)), float(max(high, point))
+
+
+def mean_difference_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
+                       seed: int = 0) -> tuple[float, float, float]:
+    """mean(x) - mean(y) with a bootstrap CI (each method's runs resampled separately)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+
+    def diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        return a.mean(axis=axis) - b.mean(axis=axis)
+
+    res = sps.bootstrap((x, y), diff, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                        vectorized=True, paired=False, rng=np.random.default_rng(seed))
+    point = float(x.mean() - y.mean())
+    low, high = res.confidence_interval
+    return point, float(min(low, point)), float(max(high, point))
+
+
+def welch_p(x: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -> float:
+    """Welch's t-test (unequal variances) p-value."""
+    return float(sps.ttest_ind(x, y, equal_var=False, alternative=alternative).pvalue)
+
+
+def mann_whitney_p(x: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -> float:
+    """Mann-Whitney U test p-value (exact for small samples without ties)."""
+    return float(sps.mannwhitneyu(x, y, alternative=alternative).pvalue)
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values: the k-th smallest is multiplied by (m - k + 1), made
+    non-decreasing in that order, and capped at 1. Reject where adjusted p <= alpha."""
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    order = np.argsort(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, (m - rank) * p[i])
+        adjusted[i] = min(1.0, running)
+    return adjusted

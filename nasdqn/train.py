@@ -12,7 +12,14 @@ import torch
 
 from nasdqn.agent import DQNAgent
 from nasdqn.config import RunConfig, method_arch
-from nasdqn.controllers import Controller, Feedback, FixedController, LearnedController, RandomController
+from nasdqn.controllers import (
+    Controller,
+    Feedback,
+    FixedController,
+    GainController,
+    LearnedController,
+    RandomController,
+)
 from nasdqn.envs import (
     make_env,
     pendulum_params,
@@ -41,13 +48,24 @@ def check_runnable(config: RunConfig) -> None:
     env_for(config, 0).close()
 
 
-def make_controller(config: RunConfig, rng: np.random.Generator) -> Controller:
+def make_controller(config: RunConfig, rng: np.random.Generator, io: tuple[int, int] = (3, 5)) -> Controller:
+    """The controller of `config.method`; `io` (observation size, number of actions) sizes the
+    networks whose parameter counts a compute-aware controller charges for."""
     fixed = method_arch(config.method)
     if fixed is not None:
         return FixedController(Arch.parse(fixed))
     space, start = SearchSpace.from_config(config), Arch.parse(config.start_arch)
     if config.method == "random":
         return RandomController(space, start, rng)
+    if config.method == "random-matched":
+        return RandomController(space, start, rng, switch_at=config.switch_at)
+    if config.method == "random-freeze":  # a random design held for the whole run
+        return FixedController(space.sample(rng))
+    if config.ctrl_algo == "gain":
+        return GainController(space, start, rng, io=io, break_cost=config.ctrl_break_cost,
+                              cost_weight=config.ctrl_cost_weight, settle=config.ctrl_settle,
+                              history=config.ctrl_history, prior_sd=config.ctrl_prior_sd, moves=config.ctrl_moves,
+                              warmup=config.ctrl_warmup)
     return LearnedController(
         space, start, rng, lr=config.ctrl_lr, entropy=config.ctrl_entropy,
         baseline_rate=config.ctrl_baseline, break_cost=config.ctrl_break_cost, signal=config.ctrl_signal,
@@ -112,7 +130,7 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
     env = env_for(config, int(env_rng.integers(2**31)))
     obs_dim, n_actions = env.observation_space.shape[0], env.action_space.n
     evaluator = Evaluator(config)
-    controller = make_controller(config, ctrl_rng)
+    controller = make_controller(config, ctrl_rng, (obs_dim, n_actions))
     arch = controller.initial()
     agent = DQNAgent(obs_dim, n_actions, arch, lr=config.lr, gamma=config.gamma, batch_size=config.batch_size,
                      buffer_size=config.buffer_size, grad_clip=config.grad_clip, rng=agent_rng,

@@ -194,3 +194,31 @@ def test_results_are_identical_serially_on_the_pool_and_on_dask(tmp_path, dask_c
             for table in ("episodes", "evals", "arch_events"):
                 pd.testing.assert_frame_equal(getattr(other, table), getattr(serial, table))
             assert other.anchors == serial.anchors
+
+
+def test_random_matched_runs_after_its_nas_run_and_switches_at_its_times(tmp_path, capsys):
+    grid = write(tmp_path, TINY.replace("methods: [fixed-small, nas]", "methods: [random-matched, nas]")
+                 .replace("steps: 600", "steps: 1500"))
+    root = tmp_path / "data"
+    _, cells = load_grid(grid, root)
+    matched = next(c for c in cells if c.config.method == "random-matched")
+    assert matched.source is not None and matched.source.config.method == "nas"
+    assert main(["status", str(grid), "--root", str(root)]) == 0
+    assert "waiting" in capsys.readouterr().out  # nothing to copy from yet
+    # One worker, matched cell listed first: it must still wait for the nas run.
+    assert main(["batch", str(grid), "--root", str(root), "--workers", "1", "--quiet"]) == 0
+    nas_events = read_run(matched.source.out).arch_events
+    copy = read_run(matched.out)
+    switch_episodes = tuple(int(e) for e in nas_events.loc[nas_events["from_arch"].notna(), "episode"])
+    assert switch_episodes, "the tiny nas run made no switch: the test would check nothing"
+    assert copy.config.switch_at == switch_episodes
+    copied = copy.arch_events.loc[copy.arch_events["from_arch"].notna(), "episode"]
+    assert tuple(int(e) for e in copied) == switch_episodes
+    assert main(["batch", str(grid), "--root", str(root), "--quiet"]) == 0  # both ok now: nothing to redo
+    assert "0 to run" in capsys.readouterr().out
+
+
+def test_random_matched_without_its_nas_cell_is_refused(tmp_path):
+    grid = write(tmp_path, TINY.replace("methods: [fixed-small, nas]", "methods: [random-matched]"))
+    with pytest.raises(ConfigError, match="needs a nas cell"):
+        load_grid(grid, tmp_path / "data")

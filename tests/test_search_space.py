@@ -20,7 +20,10 @@ def test_arch_parse_refuses_bad_strings(bad):
 
 
 def test_space_size_membership_and_enumeration():
-    space = SearchSpace()
+    uniform = SearchSpace()
+    assert uniform.size == len(uniform.all()) == 3 * 4 * 2
+    assert uniform.contains(Arch.parse("tanh-128x128x128")) and not uniform.contains(Arch.parse("relu-64x128"))
+    space = SearchSpace(uniform=False)
     assert space.size == (4 + 16 + 64) * 2
     everything = space.all()
     assert len(everything) == len(set(everything)) == space.size
@@ -29,8 +32,9 @@ def test_space_size_membership_and_enumeration():
     assert not space.contains(Arch.parse("relu-32x32x32x32"))
 
 
-def test_sampling_is_uniform_over_architectures_and_reproducible():
-    space = SearchSpace(depths=(1, 2), widths=(8, 16), activations=("relu",))  # 2 + 4 = 6 archs
+@pytest.mark.parametrize("uniform", [True, False])
+def test_sampling_is_uniform_over_architectures_and_reproducible(uniform):
+    space = SearchSpace(depths=(1, 2), widths=(8, 16, 32), activations=("relu",), uniform=uniform)
     draws = [space.sample(np.random.default_rng(0)) for _ in range(3)]
     assert len(set(draws)) == 1  # same generator state, same draw
     rng = np.random.default_rng(1)
@@ -38,8 +42,9 @@ def test_sampling_is_uniform_over_architectures_and_reproducible():
     for _ in range(6000):
         a = space.sample(rng)
         counts[a] = counts.get(a, 0) + 1
-    assert len(counts) == 6
-    assert all(850 < c < 1150 for c in counts.values())
+    assert len(counts) == space.size and all(space.contains(a) for a in counts)
+    expected = 6000 / space.size
+    assert all(0.85 * expected < c < 1.15 * expected for c in counts.values())
 
 
 @pytest.mark.parametrize("kwargs", [dict(depths=()), dict(widths=()), dict(activations=()), dict(widths=(0,)),
@@ -50,7 +55,9 @@ def test_space_refuses_empty_or_absurd_choices(kwargs):
 
 
 def test_neighbours_are_one_edit_away_and_inside_the_space():
-    space = SearchSpace()
+    n = SearchSpace().neighbours(Arch.parse("relu-64x64"))
+    assert set(map(str, n)) == {"relu-32x32", "relu-128x128", "relu-64x64x64", "relu-64", "tanh-64x64"}
+    space = SearchSpace(uniform=False)
     n = space.neighbours(Arch.parse("relu-64x64"))
     assert set(map(str, n)) == {"relu-32x64", "relu-128x64", "relu-64x32", "relu-64x128", "relu-64x64x64",
                                 "relu-64", "tanh-64x64"}

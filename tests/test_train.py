@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nasdqn.config import ConfigError, RunConfig
+from nasdqn.config import ConfigError, RunConfig, config_hash_of
 from nasdqn.metrics import final_performance, normalised
 from nasdqn.train import TIMING_KEYS, train
 
@@ -71,3 +71,25 @@ def test_config_hash_is_stable_and_sensitive():
     a = RunConfig()
     assert a.config_hash == RunConfig.from_dict(a.to_dict()).config_hash
     assert a.config_hash != a.replace(lr=2e-3).config_hash
+
+
+def test_config_hash_covers_only_the_options_a_method_uses():
+    fixed = RunConfig(method="fixed-medium")
+    assert fixed.config_hash == fixed.replace(ctrl_lr=0.1, search_interval=3, experiment="other").config_hash
+    assert fixed.config_hash != fixed.replace(lr=2e-3).config_hash
+    nas = RunConfig(method="nas")
+    assert nas.config_hash != nas.replace(ctrl_lr=0.1).config_hash
+    assert nas.config_hash != nas.replace(search_interval=3).config_hash
+    rnd = RunConfig(method="random")
+    assert rnd.config_hash == rnd.replace(ctrl_lr=0.1).config_hash != rnd.replace(widths=(32, 64)).config_hash
+    matched = RunConfig(method="random-matched")
+    assert matched.config_hash != matched.replace(switch_at=(10, 20)).config_hash
+
+
+def test_a_stored_config_missing_an_option_its_method_uses_is_stale():
+    stored = RunConfig(method="nas").to_dict()
+    del stored["ctrl_lr"]  # as written by a version before ctrl_lr existed
+    assert config_hash_of(stored) is None
+    fixed = RunConfig(method="fixed-small").to_dict()
+    del fixed["ctrl_lr"]  # a fixed run never used it: still valid
+    assert config_hash_of(fixed) == RunConfig(method="fixed-small").config_hash

@@ -1,0 +1,203 @@
+"""From runs to the book's tables: per-run metrics (one tidy row per run), comparisons between
+methods with effect sizes, CIs and Holm-corrected tests, and the claims table whose verdicts follow
+from a rule stated here and in the claims chapter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nasdqn import metrics as M
+from nasdqn import stats as S
+from nasdqn.records import RunResult
+
+ALPHA = 0.05  # family-wise error rate of each claim's comparisons (Holm)
+
+
+def run_metrics(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """One row per run: every per-run metric of `nasdqn.metrics` on the normalised evaluation curve,
+    the overhead measures and the architecture summary."""
+    rows = []
+    for r in runs:
+        c, a = r.config, r.anchors
+        curve = M.eval_curve(r.evals)
+        steps, score = curve.index.to_numpy(), M.normalised(curve.to_numpy(), a["random_return"], a["reference_return"])
+        final = float(score[-c.final_evals:].mean())
+        events = r.arch_events
+        switches = events[events["from_arch"].notna()]
+        rows.append({
+            "env": c.env, "method": c.method, "seed": c.seed,
+            "final_return": float(curve.iloc[-c.final_evals:].mean()),
+            "final_score": final,
+            "auc": M.area_under_curve(steps, score),
+            "steps_to_threshold": M.steps_to_threshold(steps, score),
+            "convergence_step": M.convergence_step(steps, score, final),
+            "final_level": float(M.final_window(score).mean()),
+            "within_iqr": M.within_run_dispersion(score),
+            "short_term_risk": M.short_term_risk(score),
+            "sec_per_step": M.seconds_per_step(r.timing, c.steps),
+            "search_share": M.search_share(r.timing),
+            "switches": len(switches),
+            "breaking_switches": int((~switches["preserving"].astype(bool)).sum()) if len(switches) else 0,
+            "last_switch": float(switches["step"].max()) if len(switches) else 0.0,
+            "final_arch": str(events["to_arch"].iloc[-1]),
+            "final_params": int(events["params"].iloc[-1]),
+            "steps": c.steps,
+        })
+    return pd.DataFrame(rows)
+
+
+def summary(table: pd.DataFrame, metric: str, by: str = "method", statistic=np.mean) -> pd.DataFrame:
+    """Per group: the statistic of `metric` over seeds with its 95% bootstrap CI (NaN values, e.g.
+    never reaching a threshold, are dropped and counted)."""
+    rows = []
+    for key, g in table.groupby(by, sort=False):
+        values = g[metric].to_numpy(dtype=float)
+        ok = values[np.isfinite(values)]
+        point, low, high = S.bootstrap_ci(ok, statistic) if len(ok) else (np.nan, np.nan, np.nan)
+        rows.append({by: key, metric: float(point), "low": float(low), "high": float(high), "runs": len(values),
+                     "missing": int(len(values) - len(ok))})
+    return pd.DataFrame(rows).set_index(by)
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str
+    label: str
+    higher_is_better: bool = True
+    # Value for a run that never got there (steps to threshold, convergence): worse than any run that did.
+    missing_as: float | None = None
+
+
+def compare(table: pd.DataFrame, metric: Metric, method: str, others: Sequence[str]) -> pd.DataFrame:
+    """`method` against each of `others` on `metric`: difference of means (in the better direction:
+    positive = `method` better) with a bootstrap CI, probability of improvement with its CI, Welch's
+    t and Mann-Whitney U p-values (two-sided) and their Holm adjustment over this family."""
+    def values(name: str) -> np.ndarray:
+        v = table.loc[table["method"] == name, metric.column].to_numpy(dtype=float)
+        if metric.missing_as is not None:
+            v = np.where(np.isfinite(v), v, metric.missing_as)
+        return v if metric.higher_is_better else -v
+
+    x = values(method)
+    rows = []
+    for other in others:
+        y = values(other)
+        if len(x) < 2 or len(y) < 2:
+            continue
+        diff = S.mean_difference_ci(x, y)
+        poi = S.probability_of_improvement_ci(x, y)
+        same = np.allclose(x, x[0]) and np.allclose(y, y[0])  # no variance: the t-test is undefined
+        rows.append({
+            "metric": metric.label, "against": other, "difference": diff[0], "diff_low": diff[1], "diff_high": diff[2],
+            "poi": poi[0], "poi_low": poi[1], "poi_high": poi[2],
+            "welch_p": 0.0 if same and x[0] != y[0] else (1.0 if same else S.welch_p(x, y)),
+            "mwu_p": S.mann_whitney_p(x, y),
+        })
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["welch_p_holm"] = S.holm(out["welch_p"])
+        out["mwu_p_holm"] = S.holm(out["mwu_p"])
+        out["better"] = (out["difference"] > 0) & (out["welch_p_holm"] < ALPHA)
+        out["worse"] = (out["difference"] < 0) & (out["welch_p_holm"] < ALPHA)
+    return out
+
+
+def verdict(comparisons: pd.DataFrame) -> str:
+    """The rule of the claims table: `reproduced` when the method is better than every comparator
+    (Welch's t, Holm-corrected over the claim's comparisons, alpha 0.05, effect in the claimed
+    direction); `not reproduced` when it is better than none; `partly` otherwise."""
+    if comparisons.empty:
+        return "no data"
+    better = int(comparisons["better"].sum())
+    if better == len(comparisons):
+        return "reproduced"
+    return "not reproduced" if better == 0 else "partly"
+
+
+def threshold_verdict(point: float, upper: float, limit: float) -> str:
+    """For a claim of a bound (e.g. overhead below a limit): `reproduced` when the upper end of the CI
+    is below the limit, `partly` when only the point estimate is, `not reproduced` otherwise."""
+    if upper < limit:
+        return "reproduced"
+    return "partly" if point < limit else "not reproduced"
+
+
+def matched_cost(table: pd.DataFrame, sweep: pd.DataFrame, runs: Sequence[RunResult]) -> pd.DataFrame:
+    """For each searching run: its seconds per step against the seconds per step a fixed network
+    would have cost with the same architectures for the same steps (the sweep's median per
+    architecture, time-weighted by how long the run used each). A ratio above 1 is the search's
+    own overhead; the matched cost against fixed-medium's is the cost of what was chosen."""
+    cost = sweep.assign(arch=sweep["method"].str.removeprefix("fixed:")).groupby("arch")["sec_per_step"].median()
+    rows = []
+    for r in runs:
+        if r.config.method.startswith("fixed"):
+            continue
+        ev = r.arch_events.sort_values("step")
+        bounds = [*ev["step"].tolist()[1:], r.config.steps]
+        weights = np.diff([0, *bounds]) if len(ev) else np.array([r.config.steps])
+        archs = ev["to_arch"].tolist()
+        known = [a in cost.index for a in archs]
+        if not all(known):
+            continue
+        matched = float(np.sum(weights * cost.loc[archs].to_numpy()) / r.config.steps)
+        own = M.seconds_per_step(r.timing, r.config.steps)
+        rows.append({"method": r.config.method, "seed": r.config.seed, "sec_per_step": own,
+                     "matched_sec_per_step": matched, "ratio": own / matched})
+    return pd.DataFrame(rows)
+
+
+# -- the hindsight reference and the controller's beliefs (issue 7) -----------------------------------
+def hindsight_ranking(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's architectures ranked by mean final score over seeds (1 = best), with CIs, AUC and
+    seconds per step."""
+    rows = []
+    for method, g in sweep.groupby("method"):
+        point, low, high = S.bootstrap_ci(g["final_score"].to_numpy())
+        rows.append({"arch": method.removeprefix("fixed:"), "final_score": float(point), "low": float(low),
+                     "high": float(high), "auc": float(g["auc"].mean()),
+                     "sec_per_step": float(g["sec_per_step"].median()),
+                     "params": int(g["final_params"].iloc[0]), "seeds": len(g)})
+    table = pd.DataFrame(rows).sort_values("final_score", ascending=False, ignore_index=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table.set_index("arch")
+
+
+def belief_table(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """The learned controller's posterior probability that each architecture is the best, at every
+    decision of every run (tidy: method, seed, step, arch, p_best)."""
+    frames = []
+    for r in runs:
+        state = r.controller_state or {}
+        if "beliefs" not in state:
+            continue
+        archs = state["archs"]
+        for row in state["beliefs"]:
+            frames.append(pd.DataFrame({"method": r.config.method, "seed": r.config.seed, "step": row["step"],
+                                        "arch": archs, "p_best": row["p_best"]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["method", "seed", "step", "arch", "p_best"])
+
+
+def top_mass(beliefs: pd.DataFrame, ranking: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    """Per run and decision: the belief mass on the hindsight top-k architectures and the entropy of
+    the belief."""
+    top = set(ranking.index[:k])
+
+    def per_decision(g: pd.DataFrame) -> pd.Series:
+        p = g["p_best"].to_numpy()
+        nz = p[p > 0]
+        return pd.Series({"top_mass": float(p[g["arch"].isin(top).to_numpy()].sum()),
+                          "entropy": float(-(nz * np.log(nz)).sum())})
+
+    return beliefs.groupby(["method", "seed", "step"]).apply(per_decision, include_groups=False).reset_index()
+
+
+def final_arch_ranks(table: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
+    """Each searching run's final architecture with its rank in the hindsight ranking."""
+    out = table.loc[~table["method"].str.startswith("fixed"), ["method", "seed", "final_arch"]].copy()
+    out["hindsight_rank"] = out["final_arch"].map(ranking["rank"])
+    return out
