@@ -126,28 +126,26 @@ def threshold_verdict(point: float, upper: float, limit: float) -> str:
     return "partly" if point < limit else "not reproduced"
 
 
-def matched_cost(table: pd.DataFrame, sweep: pd.DataFrame, runs: Sequence[RunResult]) -> pd.DataFrame:
-    """For each searching run: its seconds per step against the seconds per step a fixed network
-    would have cost with the same architectures for the same steps (the sweep's median per
-    architecture, time-weighted by how long the run used each). A ratio above 1 is the search's
-    own overhead; the matched cost against fixed-medium's is the cost of what was chosen."""
-    cost = sweep.assign(arch=sweep["method"].str.removeprefix("fixed:")).groupby("arch")["sec_per_step"].median()
+def arch_time_shares(run: RunResult) -> pd.Series:
+    """The fraction of the run's environment steps spent with each architecture."""
+    ev = run.arch_events.sort_values("step")
+    ends = [*ev["step"].tolist()[1:], run.config.steps]
+    steps = np.asarray(ends) - ev["step"].to_numpy()
+    return pd.Series(steps / run.config.steps, index=ev["to_arch"].to_numpy()).groupby(level=0).sum()
+
+
+def chosen_cost(runs: Sequence[RunResult], cost: pd.Series) -> pd.DataFrame:
+    """For each run: the cost per step of the architectures it trained, time-weighted, in the units of
+    `cost` (e.g. relative to relu-64x64 from benchmarks/arch_cost.py): the cost of what was chosen,
+    as distinct from the search's own cost."""
     rows = []
     for r in runs:
-        if r.config.method.startswith("fixed"):
+        shares = arch_time_shares(r)
+        if not shares.index.isin(cost.index).all():
             continue
-        ev = r.arch_events.sort_values("step")
-        bounds = [*ev["step"].tolist()[1:], r.config.steps]
-        weights = np.diff([0, *bounds]) if len(ev) else np.array([r.config.steps])
-        archs = ev["to_arch"].tolist()
-        known = [a in cost.index for a in archs]
-        if not all(known):
-            continue
-        matched = float(np.sum(weights * cost.loc[archs].to_numpy()) / r.config.steps)
-        own = M.seconds_per_step(r.timing, r.config.steps)
-        rows.append({"method": r.config.method, "seed": r.config.seed, "sec_per_step": own,
-                     "matched_sec_per_step": matched, "ratio": own / matched})
-    return pd.DataFrame(rows)
+        rows.append({"method": r.config.method, "seed": r.config.seed,
+                     "chosen_cost": float((shares * cost.loc[shares.index]).sum())})
+    return pd.DataFrame(rows, columns=["method", "seed", "chosen_cost"])
 
 
 # -- the hindsight reference and the controller's beliefs (issue 7) -----------------------------------

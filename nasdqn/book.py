@@ -4,6 +4,7 @@ standard plots. Chapters stay thin: they call these and glue the numbers into th
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,7 +18,9 @@ from nasdqn.stats import bootstrap_ci
 # The book shows the first of these experiments present under the data root, unless the environment
 # variable NASDQN_BOOK_EXPERIMENT names one.
 BOOK_EXPERIMENTS = ("paper", "smoke")
-METHOD_ORDER = ("fixed-small", "fixed-medium", "fixed-large", "random", "nas")
+METHOD_ORDER = ("fixed-small", "fixed-medium", "fixed-large", "random", "random-matched", "random-freeze", "nas")
+BASELINES = ("fixed-small", "fixed-medium", "fixed-large", "random")  # the paper's comparators
+RANDOM_CONTROLS = ("random", "random-matched", "random-freeze")
 
 
 def data_root() -> Path:
@@ -38,8 +41,28 @@ def book_experiment(root: Path | None = None) -> str:
 
 
 def load_runs(root: str | Path, experiment: str) -> tuple[list[RunResult], list[str]]:
-    """Every finished run of an experiment, and a line for each run directory that was refused."""
+    """Every finished run of an experiment, and a line for each run that was refused.
+
+    When the experiment's grid (experiments/<name>.yaml) exists, exactly its cells are read, each
+    against the grid's config hash: a run left from an older config (stale) or not yet run is
+    refused with the reason, never shown. Without a grid file every run directory is read."""
+    from nasdqn.batch import load_grid
+
+    grid = Path(__file__).resolve().parent.parent / "experiments" / f"{experiment}.yaml"
     results, refused = [], []
+    if grid.exists():
+        _, cells = load_grid(grid, root)
+        for cell in cells:
+            ready = cell.resolved()
+            if ready is None:
+                refused.append(f"{cell.out}: waiting for its nas run (random-matched copies its switch times)")
+                continue
+            try:
+                results.append(read_run(ready.out, ready.config.config_hash))
+            except RunDirError as e:
+                refused.append(str(e))
+        prefix = f"{Path(root).resolve()}/"  # run paths as the data contract writes them, not this machine's
+        return results, [line.replace(prefix, "") for line in refused]
     for path in sorted((Path(root) / "runs" / experiment).glob("*/*/seed=*")):
         try:
             results.append(read_run(path))
@@ -104,12 +127,14 @@ def final_table(results: list[RunResult]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def plot_learning_curves(scores: pd.DataFrame, column: str = "score") -> plt.Figure:
-    """Mean over seeds per method and evaluation step, with a 95% bootstrap CI band."""
+def plot_learning_curves(scores: pd.DataFrame, column: str = "score", statistic=np.mean,
+                         methods: list[str] | None = None) -> plt.Figure:
+    """`statistic` (mean, or stats.iqm) over seeds per method and evaluation step, with a 95%
+    bootstrap CI band."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for method in method_order(scores["method"]):
+    for method in methods or method_order(scores["method"]):
         wide = scores[scores["method"] == method].pivot(index="seed", columns="step", values=column)
-        point, low, high = bootstrap_ci(wide.to_numpy())
+        point, low, high = bootstrap_ci(wide.to_numpy(), statistic)
         ax.plot(wide.columns, point, label=f"{method} ({len(wide)} seeds)")
         ax.fill_between(wide.columns, low, high, alpha=0.2)
     ax.set_xlabel("environment step")
@@ -200,3 +225,117 @@ def plateau_table(scores: pd.DataFrame, column: str = "score") -> pd.DataFrame:
         rows.append({"method": method, "previous_quarter": before, "last_quarter": last,
                      "change": last - before, "flat": bool(abs(last - before) < PLATEAU_TOLERANCE)})
     return pd.DataFrame(rows).set_index("method")
+
+
+def ci_text(point: float, low: float, high: float, digits: int = 2) -> str:
+    """'point [low, high]' for tables."""
+    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def plot_probability_of_improvement(comparisons: pd.DataFrame, title: str) -> plt.Figure:
+    """Probability of improvement of one method over each other (rows of `analysis.compare`), with CIs."""
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * max(1, len(comparisons))))
+    y = np.arange(len(comparisons))
+    p = comparisons["poi"].to_numpy()
+    err = np.vstack([p - comparisons["poi_low"].to_numpy(), comparisons["poi_high"].to_numpy() - p])
+    ax.errorbar(p, y, xerr=err, fmt="o", capsize=4)
+    ax.axvline(0.5, color="grey", linestyle="--")
+    ax.set_yticks(y, comparisons["against"])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("P(NAS-DQN run > other method's run)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_arch_timelines(runs: list[RunResult], methods: list[str], ranking: pd.DataFrame | None = None
+                        ) -> plt.Figure:
+    """For each searching run: the architecture in use over time, as its rank in the hindsight
+    ranking when one is given (1 = best fixed architecture), else by parameter count."""
+    chosen = [r for r in runs if r.config.method in methods]
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), sharey=True, squeeze=False)
+    for ax, method in zip(axes[0], methods, strict=True):
+        for r in sorted((r for r in chosen if r.config.method == method), key=lambda r: r.config.seed):
+            ev = r.arch_events.sort_values("step")
+            steps = [*ev["step"], r.config.steps]
+            if ranking is not None:
+                values = [ranking["rank"].get(a, np.nan) for a in ev["to_arch"]]
+            else:
+                values = list(ev["params"])
+            ax.step(steps, [*values, values[-1]], where="post", alpha=0.7, label=f"seed {r.config.seed}")
+        ax.set_title(method)
+        ax.set_xlabel("environment step")
+    axes[0][0].set_ylabel("hindsight rank of the architecture in use" if ranking is not None else "parameters")
+    if ranking is not None:
+        axes[0][0].invert_yaxis()
+    else:
+        axes[0][0].set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def plot_top_mass(mass: pd.DataFrame, k: int) -> plt.Figure:
+    """The learned controller's belief mass on the hindsight top-k architectures and the entropy of its
+    belief, per seed over training."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for _, g in mass.groupby("seed"):
+        ax1.plot(g["step"], g["top_mass"], alpha=0.6)
+        ax2.plot(g["step"], g["entropy"], alpha=0.6)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("environment step")
+    ax1.set_ylabel(f"P(best is a hindsight top-{k})")
+    ax1.set_ylim(0, 1)
+    ax2.set_ylabel("entropy of P(best) (nats)")
+    fig.tight_layout()
+    return fig
+
+
+# -- what a chapter loads -------------------------------------------------------------------------------
+SWEEP_EXPERIMENT = "sweep"
+COMPUTE_EXPERIMENT = "compute"
+
+
+@dataclass
+class Experiment:
+    """An experiment's finished runs, the run directories refused, and the per-run metrics table."""
+
+    name: str
+    runs: list[RunResult]
+    refused: list[str]
+    metrics: pd.DataFrame
+
+    def by_method(self, metric: str) -> dict[str, np.ndarray]:
+        return {m: g[metric].to_numpy(dtype=float) for m, g in self.metrics.groupby("method", sort=False)}
+
+
+def load_experiment(name: str | None = None, root: Path | None = None) -> Experiment | None:
+    """The book's experiment (`book_experiment`) or a named one; None when its data are absent."""
+    from nasdqn.analysis import run_metrics
+
+    root = root or data_root()
+    name = name or book_experiment(root)
+    if not (root / "runs" / name).is_dir():
+        return None
+    runs, refused = load_runs(root, name)
+    return Experiment(name, runs, refused, run_metrics(runs))
+
+
+def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] | None:
+    """The sweep over the search space and its ranking, or None without sweep data."""
+    from nasdqn.analysis import hindsight_ranking
+
+    sweep = load_experiment(SWEEP_EXPERIMENT, root)
+    if sweep is None or sweep.metrics.empty:
+        return None
+    return sweep, hindsight_ranking(sweep.metrics)
+
+
+def arch_costs() -> pd.Series | None:
+    """Cost per step of each architecture relative to relu-64x64, measured side by side by
+    benchmarks/arch_cost.py, or None if that benchmark has not been run."""
+    import json
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "arch_cost.json"
+    if not path.exists():
+        return None
+    return pd.Series(json.loads(path.read_text())["ratio_to_reference"], name="cost_vs_relu-64x64")

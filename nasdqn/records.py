@@ -218,7 +218,8 @@ def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
     if meta["status"] != STATUS_OK:
         raise RunDirError(f"{path}: status is {meta['status']!r}, not ok: {meta.get('error', '')}")
     if expect_hash is not None and stored_hash(meta) != expect_hash:
-        raise RunDirError(f"{path}: config hash {stored_hash(meta)} does not match the expected {expect_hash}")
+        raise RunDirError(f"{path}: stale: run with another configuration than the expected one "
+                          f"(config hash {stored_hash(meta)}, expected {expect_hash})")
     damage = _damaged(path, meta, deep=True)
     if damage:
         raise RunDirError(f"{path}: a run file is missing or corrupt ({damage})")

@@ -1,0 +1,100 @@
+"""From runs to the book's tables: per-run metrics, comparisons, verdicts, costs and beliefs, on
+small hand-made runs whose answers are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasdqn import analysis
+from nasdqn.config import RunConfig
+from nasdqn.records import RunResult
+
+ANCHORS = {"random_return": -1000.0, "reference_return": -500.0}
+
+
+def make_run(method: str, seed: int, scores: list[float], events=None, timing=None, steps: int = 1000,
+             controller=None) -> RunResult:
+    """A run whose normalised evaluation curve is `scores` (one evaluation every steps/len)."""
+    n = len(scores)
+    returns = [ANCHORS["random_return"] + s * 500.0 for s in scores]
+    evals = pd.DataFrame({"step": (np.arange(1, n + 1) * steps // n), "eval_episode": 0, "return": returns,
+                          "arch": "relu-32"})
+    events = events or [(0, 0, None, "relu-64x64", np.nan, 0.0, 100, 0.0, True)]
+    arch_events = pd.DataFrame(events, columns=["step", "episode", "from_arch", "to_arch", "score", "entropy",
+                                                "params", "morph_error", "preserving"])
+    timing = timing or {"total": 10.0, "controller": 0.01, "morph": 0.01}
+    return RunResult(RunConfig(method=method, seed=seed, steps=steps, final_evals=2), pd.DataFrame(), evals,
+                     arch_events, timing, ANCHORS, controller or {})
+
+
+def test_run_metrics_by_hand():
+    r = make_run("fixed-medium", 0, [0.0, 0.5, 0.9, 0.9], timing={"total": 20.0, "controller": 0.0, "morph": 0.0})
+    row = analysis.run_metrics([r]).iloc[0]
+    assert row["final_score"] == pytest.approx(0.9)
+    assert row["final_return"] == pytest.approx(-550.0)
+    # Trapezoids over steps 250..1000: (0.25 + 0.7 + 0.9) * 250 / 750.
+    assert row["auc"] == pytest.approx((0.25 + 0.7 + 0.9) / 3)
+    assert row["sec_per_step"] == pytest.approx(0.02)
+    assert row["switches"] == 0 and row["final_arch"] == "relu-64x64"
+
+
+def test_compare_and_verdict_follow_the_rule():
+    rng = np.random.default_rng(0)
+    runs = ([make_run("nas", s, [0.0, 0.9 + 0.01 * rng.standard_normal()]) for s in range(8)]
+            + [make_run("fixed-small", s, [0.0, 0.2 + 0.01 * rng.standard_normal()]) for s in range(8)]
+            + [make_run("fixed-medium", s, [0.0, 0.9 + 0.01 * rng.standard_normal()]) for s in range(8)])
+    table = analysis.run_metrics(runs)
+    metric = analysis.Metric("final_score", "final")
+    both = analysis.compare(table, metric, "nas", ["fixed-small", "fixed-medium"])
+    assert list(both["better"]) == [True, False]
+    assert analysis.verdict(both) == "partly"
+    assert analysis.verdict(both.iloc[:1]) == "reproduced"
+    assert analysis.verdict(both.iloc[1:]) == "not reproduced"
+    # Lower is better: the sign flips so that positive still favours nas.
+    lower = analysis.compare(table, analysis.Metric("final_score", "final", higher_is_better=False), "nas",
+                             ["fixed-small"])
+    assert lower["difference"].iloc[0] < 0 and lower["worse"].iloc[0]
+
+
+def test_missing_values_count_as_worse_than_any_reached():
+    runs = [make_run("nas", s, [0.5, 0.9, 0.9, 0.95]) for s in range(4)] + \
+           [make_run("fixed-small", s, [0.0, 0.1, 0.2, 0.2]) for s in range(4)]
+    table = analysis.run_metrics(runs)
+    assert table.loc[table.method == "fixed-small", "steps_to_threshold"].isna().all()
+    assert table.loc[table.method == "nas", "steps_to_threshold"].notna().all()
+    comp = analysis.compare(table, analysis.Metric("steps_to_threshold", "t", False, 1e9), "nas", ["fixed-small"])
+    assert comp["difference"].iloc[0] > 0 and comp["poi"].iloc[0] == 1.0
+
+
+def test_threshold_verdict():
+    assert analysis.threshold_verdict(0.001, 0.002, 0.02) == "reproduced"
+    assert analysis.threshold_verdict(0.015, 0.03, 0.02) == "partly"
+    assert analysis.threshold_verdict(0.05, 0.06, 0.02) == "not reproduced"
+
+
+def test_time_shares_and_chosen_cost():
+    events = [(0, 0, None, "relu-32", np.nan, 0.0, 10, 0.0, True),
+              (250, 5, "relu-32", "relu-64x64", 0.0, 0.0, 100, 0.0, True)]
+    r = make_run("nas", 0, [0.0, 0.5], events=events)
+    shares = analysis.arch_time_shares(r)
+    assert shares["relu-32"] == pytest.approx(0.25) and shares["relu-64x64"] == pytest.approx(0.75)
+    cost = pd.Series({"relu-32": 0.5, "relu-64x64": 1.0})
+    assert analysis.chosen_cost([r], cost)["chosen_cost"].iloc[0] == pytest.approx(0.25 * 0.5 + 0.75)
+
+
+def test_hindsight_ranking_beliefs_and_final_ranks():
+    sweep = analysis.run_metrics(
+        [make_run("fixed:relu-64x64", s, [0.0, 0.9]) for s in range(3)]
+        + [make_run("fixed:relu-32", s, [0.0, 0.3], events=[(0, 0, None, "relu-32", np.nan, 0.0, 10, 0.0, True)])
+           for s in range(3)])
+    ranking = analysis.hindsight_ranking(sweep)
+    assert list(ranking.index) == ["relu-64x64", "relu-32"] and list(ranking["rank"]) == [1, 2]
+    state = {"archs": ["relu-32", "relu-64x64"], "beliefs": [
+        {"step": 100, "episode": 1, "arch": "relu-32", "p_best": [0.5, 0.5]},
+        {"step": 200, "episode": 2, "arch": "relu-64x64", "p_best": [0.1, 0.9]}]}
+    nas = make_run("nas", 0, [0.0, 0.9], controller=state)
+    mass = analysis.top_mass(analysis.belief_table([nas]), ranking, k=1)
+    assert list(mass["top_mass"]) == pytest.approx([0.5, 0.9])
+    assert mass["entropy"].iloc[0] == pytest.approx(np.log(2))
+    ranks = analysis.final_arch_ranks(analysis.run_metrics([nas]), ranking)
+    assert ranks["hindsight_rank"].iloc[0] == 1
