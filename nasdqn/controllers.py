@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from nasdqn.search_space import Arch, SearchSpace, preserves_function
 
@@ -280,7 +281,7 @@ class LearnedController:
         self.stats = {k: list(v) for k, v in state["stats"].items()}
 
 
-def arch_features(space: SearchSpace, arch: Arch) -> np.ndarray:
+def arch_features(space: SearchSpace, arch: Arch, index: dict[Arch, int] | None = None) -> np.ndarray:
     """What the gain model sees of an architecture: one-hot depth and activation, the share of its
     layers having each width (values learned for these are shared by every architecture that has
     them), and a one-hot of the architecture itself (what the shared values cannot explain)."""
@@ -290,8 +291,9 @@ def arch_features(space: SearchSpace, arch: Arch) -> np.ndarray:
     f[nd + space.activations.index(arch.activation)] = 1.0
     for w in arch.widths:
         f[nd + na + space.widths.index(w)] += 1.0 / arch.depth
+    index = index or {a: i for i, a in enumerate(space.all())}
     own = np.zeros(space.size)
-    own[space.all().index(arch)] = 1.0
+    own[index[arch]] = 1.0
     return np.concatenate([f, own])
 
 
@@ -325,7 +327,8 @@ class GainController:
         self.cost_weight, self.settle, self.history = cost_weight, settle, history
         self.belief_samples = belief_samples
         self.archs = space.all()
-        self.phi = np.array([arch_features(space, a) for a in self.archs])
+        self.index = {a: i for i, a in enumerate(self.archs)}
+        self.phi = np.array([arch_features(space, a, self.index) for a in self.archs])
         self.log_params = np.log2([a.n_params(*io) for a in self.archs])
         k = self.phi.shape[1] + 2  # + move, + break
         prior_mean = np.zeros(k)
@@ -336,6 +339,7 @@ class GainController:
         sd[shared : shared + len(self.archs)] = prior_sd / 2
         self.precision = np.diag(1.0 / sd**2)
         self.weighted = self.precision @ prior_mean  # precision times mean: updates just add to it
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
         self.scores: list[float] = []
         self.switched_at = 0  # index into scores where the current architecture began
         self.trial: dict[str, Any] | None = None
@@ -345,12 +349,29 @@ class GainController:
 
     # -- the model ---------------------------------------------------------------------------------
     def _move(self, a: Arch, b: Arch) -> np.ndarray:
-        i, j = self.archs.index(a), self.archs.index(b)
+        i, j = self.index[a], self.index[b]
         return np.concatenate([self.phi[j] - self.phi[i], [1.0, 0.0 if preserves_function(a, b) else 1.0]])
 
+    def _factor(self) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and the Cholesky factor L of the precision (P = L L^T), cached until the
+        next observation: draws are mean + L^-T z, with no inverse ever formed."""
+        if self._cache is None:
+            chol = np.linalg.cholesky(self.precision)
+            mean = solve_triangular(chol.T, solve_triangular(chol, self.weighted, lower=True), lower=False)
+            self._cache = (mean, chol)
+        return self._cache
+
+    def _draw(self, n: int, scale: float = 1.0) -> np.ndarray:
+        """`n` draws of the model's weights from the posterior, their spread times `scale` ([n, k])."""
+        mean, chol = self._factor()
+        z = self.rng.standard_normal((len(mean), n))
+        return (mean[:, None] + scale * solve_triangular(chol.T, z, lower=False)).T
+
     def posterior(self) -> tuple[np.ndarray, np.ndarray]:
-        cov = np.linalg.inv(self.precision)
-        return cov @ self.weighted, cov
+        """Posterior mean and covariance of the model's weights."""
+        mean, chol = self._factor()
+        inv_chol = solve_triangular(chol, np.eye(len(mean)), lower=True)
+        return mean, inv_chol.T @ inv_chol
 
     def _noise(self) -> float:
         """Per-window noise of the scores: a robust spread of the last 12 window-to-window differences
@@ -387,14 +408,14 @@ class GainController:
             x = t["x"]
             self.precision += np.outer(x, x) / variance
             self.weighted += x * gain / variance
+            self._cache = None
         self.observations.append({"from": str(t["from"]), "to": str(t["to"]), "gain": gain, "noise": noise,
                                   "variance": variance, "learned": learned})
 
     def beliefs(self) -> np.ndarray:
         """Posterior probability that each architecture (in `space.all()` order) is the best, net of
         the compute charge; estimated from draws of the model's weights."""
-        mean, cov = self.posterior()
-        draws = self.rng.multivariate_normal(mean, cov, size=self.belief_samples, method="cholesky")
+        draws = self._draw(self.belief_samples)
         values = draws[:, : self.phi.shape[1]] @ self.phi.T - self.cost_weight * self.log_params
         best = np.bincount(values.argmax(axis=1), minlength=len(self.archs))
         return best / best.sum()
@@ -414,10 +435,10 @@ class GainController:
                                  "p_best": p.round(4).tolist()})
         if self.trial is not None or len(self.scores) - self.switched_at < 2 or feedback.progress >= 1.0:
             return None
-        mean, cov = self.posterior()
+        mean, _ = self._factor()
         # Thompson sampling whose spread shrinks to the posterior mean by the end of the budget.
-        w = mean + (1.0 - feedback.progress) * np.linalg.cholesky(cov) @ self.rng.standard_normal(len(mean))
-        i = self.archs.index(current)
+        w = self._draw(1, 1.0 - feedback.progress)[0]
+        i = self.index[current]
         best, best_value = None, 0.0
         if self.moves == "local":
             # One edit away, and the architecture the model currently believes best, so that the
@@ -428,7 +449,7 @@ class GainController:
         else:
             options = self.archs
         for cand in options:
-            j = self.archs.index(cand)
+            j = self.index[cand]
             if j == i:
                 continue
             value = float(w @ self._move(current, cand)) - self.cost_weight * (self.log_params[j] - self.log_params[i])
@@ -462,3 +483,4 @@ class GainController:
             raise ValueError("controller state does not fit this search space (other architectures)")
         self.precision = precision
         self.weighted = np.asarray(state["weighted"], dtype=float)
+        self._cache = None

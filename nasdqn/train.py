@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import torch
+from threadpoolctl import threadpool_limits
 
 from nasdqn.agent import DQNAgent
 from nasdqn.config import RunConfig, method_arch
@@ -119,6 +120,7 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
     `progress(n)` is called with the number of steps done since the last call (for progress bars).
     """
     torch.set_num_threads(config.threads)
+    threadpool_limits(config.threads)  # numpy's BLAS too (the learned controller's linear algebra)
     # Adam's second moments decay toward denormal floats, on which x86 arithmetic is many times
     # slower; flushing them to zero costs nothing in accuracy and ~8% of wall time.
     torch.set_flush_denormal(True)
