@@ -114,10 +114,17 @@ class Evaluator:
         return anchors
 
 
-def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> RunResult:
+ControllerFactory = Callable[[RunConfig, np.random.Generator, tuple[int, int]], Controller]
+
+
+def train(config: RunConfig, progress: Callable[[int], None] | None = None,
+          controller_factory: ControllerFactory = make_controller) -> RunResult:
     """Train one agent for `config.steps` environment steps and return everything measured.
 
     `progress(n)` is called with the number of steps done since the last call (for progress bars).
+    `controller_factory(config, rng, (obs_size, n_actions))` builds the architecture controller: the
+    place to plug in a new one (anything with the methods of `controllers.Controller`); the default
+    builds the one `config.method` names. A run with the default is a pure function of the config.
     """
     torch.set_num_threads(config.threads)
     threadpool_limits(config.threads)  # numpy's BLAS too (the learned controller's linear algebra)
@@ -132,7 +139,7 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None) -> R
     env = env_for(config, int(env_rng.integers(2**31)))
     obs_dim, n_actions = env.observation_space.shape[0], env.action_space.n
     evaluator = Evaluator(config)
-    controller = make_controller(config, ctrl_rng, (obs_dim, n_actions))
+    controller = controller_factory(config, ctrl_rng, (obs_dim, n_actions))
     arch = controller.initial()
     agent = DQNAgent(obs_dim, n_actions, arch, lr=config.lr, gamma=config.gamma, batch_size=config.batch_size,
                      buffer_size=config.buffer_size, grad_clip=config.grad_clip, rng=agent_rng,
