@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nasdqn.batch import load_grid
+from nasdqn.batch import cell_status, load_grid
 from nasdqn.cli import main
 from nasdqn.config import ConfigError
 from nasdqn.records import read_run, run_status
@@ -162,7 +162,7 @@ def test_dask_cluster_runs_the_smoke_grid(tmp_path, dask_cluster):
     root = tmp_path / "data"
     assert main(["batch", str(grid), "--root", str(root), "--scheduler", dask_cluster, "--quiet"]) == 0
     _, cells = load_grid(grid, root)
-    assert len(cells) == 10 and all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
+    assert len(cells) == 14 and all(cell_status(c) == "ok" for c in cells)
 
 
 def test_run_notebook_parameters_cell_lists_every_option():
