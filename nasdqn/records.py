@@ -9,6 +9,7 @@ so a directory being rewritten never looks finished.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -77,8 +78,13 @@ def _write_json(path: Path, obj: Any) -> None:
     _atomic_write(path, write)
 
 
+@functools.lru_cache(maxsize=1)
 def provenance() -> dict[str, Any]:
-    """Package, library and host versions, and the git commit of the code if it is a checkout."""
+    """Package, library and host versions, and the git commit of the code if it is a checkout.
+
+    Computed once per process (it runs git): a kernel orphaned by a killed batch has about a second
+    to record its run as interrupted before ipykernel ends it, and `write_running` fills this cache
+    at the start of every run. Callers must not modify the returned dict."""
     libs = {}
     for name in ("nasdqn", "torch", "numpy", "gymnasium", "pandas", "pyarrow"):
         try:
@@ -136,6 +142,7 @@ def write_running(path: str | Path, config: RunConfig) -> Path:
     path = Path(path)
     # Replaced atomically, not deleted first: a starting run never looks incomplete.
     path.mkdir(parents=True, exist_ok=True)
+    provenance()  # now, so that recording a failure later never waits for git
     _write_json(path / "meta.json", {"config": config.to_dict(), "config_hash": config.config_hash,
                                      "pid": os.getpid(), "host": platform.node(), "status": "running"})
     return path
