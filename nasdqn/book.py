@@ -201,15 +201,6 @@ def provenance_table(results: list[RunResult]) -> pd.DataFrame:
     return df.value_counts().rename("runs").reset_index()
 
 
-def format_final_table(final: pd.DataFrame) -> pd.DataFrame:
-    """The final-performance table for display: 'mean [low, high]' per column."""
-    out = final[["method", "seeds"]].copy()
-    for col, label, digits in (("final_score", "normalised score", 2), ("final_return", "return", 0)):
-        out[label] = [f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-                      for m, lo, hi in zip(final[col], final[f"{col}_low"], final[f"{col}_high"], strict=True)]
-    return out.set_index("method")
-
-
 PLATEAU_TOLERANCE = 0.05  # normalised-score units: a change smaller than this counts as flat
 
 

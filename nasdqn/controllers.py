@@ -466,7 +466,7 @@ class GainController:
 
     # -- saving and transfer -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        mean, _ = self.posterior()
+        mean, _ = self._factor()  # the mean only: no covariance to form
         return {
             "archs": [str(a) for a in self.archs],
             "precision": self.precision.tolist(),
