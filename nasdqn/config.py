@@ -117,12 +117,16 @@ class RunConfig:
     ctrl_move_cost: float = _opt(
         0.5, "gain controller: prior mean cost of any switch, in noise units (learned away if switches pay)"
     )
+    ctrl_late_break: float = _opt(
+        1.0, "gain controller: a breaking move also pays this x its believed cost x elapsed/remaining budget "
+        "(0 = off)"
+    )
     ctrl_lr: float = _opt(0.5, "reinforce controller: policy-gradient step size")
     ctrl_entropy: float = _opt(0.05, "reinforce controller: initial entropy bonus (decays to 0)")
     ctrl_baseline: float = _opt(0.2, "reinforce controller: moving-average rate of the reward baseline")
     ctrl_break_cost: float = _opt(
         3.0, "learned controller: cost of a move that does not preserve the function (gain: prior mean, in noise "
-        "units, plus this times elapsed/remaining budget at decision time; reinforce: log-probability penalty)"
+        "units; reinforce: log-probability penalty)"
     )
     ctrl_sharpen: float = _opt(
         3.0, "reinforce controller: choices sharpen to (1 + this) x log-odds by the end (settling)"
@@ -289,6 +293,7 @@ def validate(c: RunConfig) -> None:
     _check(0 <= c.ctrl_warmup < 1, f"ctrl_warmup {c.ctrl_warmup}: allowed [0, 1)")
     _check(c.ctrl_prior_sd > 0, f"ctrl_prior_sd {c.ctrl_prior_sd}: must be > 0")
     _check(c.ctrl_move_cost >= 0, f"ctrl_move_cost {c.ctrl_move_cost}: must be >= 0")
+    _check(c.ctrl_late_break >= 0, f"ctrl_late_break {c.ctrl_late_break}: must be >= 0")
     _check(c.ctrl_lr > 0, f"ctrl_lr {c.ctrl_lr}: must be > 0")
     _check(c.ctrl_entropy >= 0, f"ctrl_entropy {c.ctrl_entropy}: must be >= 0")
     _check(0 < c.ctrl_baseline <= 1, f"ctrl_baseline {c.ctrl_baseline}: allowed (0, 1]")

@@ -66,7 +66,8 @@ def make_controller(config: RunConfig, rng: np.random.Generator, io: tuple[int, 
         return GainController(space, start, rng, io=io, break_cost=config.ctrl_break_cost,
                               cost_weight=config.ctrl_cost_weight, settle=config.ctrl_settle,
                               history=config.ctrl_history, prior_sd=config.ctrl_prior_sd, moves=config.ctrl_moves,
-                              warmup=config.ctrl_warmup, move_cost=config.ctrl_move_cost)
+                              warmup=config.ctrl_warmup, move_cost=config.ctrl_move_cost,
+                              late_break=config.ctrl_late_break)
     return LearnedController(
         space, start, rng, lr=config.ctrl_lr, entropy=config.ctrl_entropy,
         baseline_rate=config.ctrl_baseline, break_cost=config.ctrl_break_cost, signal=config.ctrl_signal,

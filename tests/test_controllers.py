@@ -143,23 +143,32 @@ def one_faster(a: Arch) -> float:
 
 
 def test_gain_controller_prefers_the_architecture_that_improves_faster():
-    """Measured when written (40 seeds, move cost 0.5, late-break charge on): ends on it in 14,
-    35% of the last quarter on it; chance is 1 in 24 architectures (4%: ~1.7 seeds)."""
-    finals, late_share = [], []
-    for s in range(40):
-        c = GainController(SPACE, START, np.random.default_rng(s), warmup=0.0)
-        arch, used = improving(c, s, one_faster)
-        finals.append(arch)
-        late_share.append(np.mean([a == FAST for a in used[-15:]]))
-    assert sum(a == FAST for a in finals) >= 9
-    assert np.mean(late_share) >= 0.25
+    """Measured when written (40 seeds; move cost 0.5): ends on it in 8 and spends 20% of the last
+    quarter on it (without the late-break charge, which this problem does not reward because its
+    breaks cost nothing: 16 and 40%); chance is 1 in 24 architectures (4%: ~1.7 seeds)."""
+    def run(late_break: float) -> tuple[int, float]:
+        finals, late_share = [], []
+        for s in range(40):
+            c = GainController(SPACE, START, np.random.default_rng(s), warmup=0.0, late_break=late_break)
+            arch, used = improving(c, s, one_faster)
+            finals.append(arch)
+            late_share.append(np.mean([a == FAST for a in used[-15:]]))
+        return sum(a == FAST for a in finals), float(np.mean(late_share))
+
+    found, share = run(1.0)
+    assert found >= 5 and share >= 0.12
+    found, share = run(0.0)
+    assert found >= 11 and share >= 0.3
 
 
-def test_late_break_charge_grows_only_in_the_second_half_and_only_if_breaks_cost():
-    charge = GainController.late_break_charge
-    assert charge(0.3, -3.0) == 0.0 and charge(0.5, -3.0) == 0.0
-    assert charge(0.75, -3.0) == pytest.approx(6.0) and charge(0.9, -3.0) == pytest.approx(24.0)
-    assert charge(0.9, 0.5) == 0.0  # breaks measured harmless: nothing to charge
+def test_late_break_charge_grows_with_elapsed_over_remaining_budget_and_only_if_breaks_cost():
+    c = GainController(SPACE, START, np.random.default_rng(0))
+    assert c.late_break_charge(0.0, -3.0) == 0.0
+    assert c.late_break_charge(0.5, -3.0) == pytest.approx(3.0)
+    assert c.late_break_charge(0.8, -3.0) == pytest.approx(12.0)
+    assert c.late_break_charge(0.9, 0.5) == 0.0  # breaks measured harmless: nothing to charge
+    off = GainController(SPACE, START, np.random.default_rng(0), late_break=0.0)
+    assert off.late_break_charge(0.9, -3.0) == 0.0
 
 
 def test_gain_controller_makes_no_breaking_move_late_in_the_budget():
@@ -194,13 +203,14 @@ def test_raw_return_controller_fails_the_same_problem():
 def test_compute_aware_gain_controller_prefers_the_cheaper_of_equal_architectures():
     """Depth 2 is what matters; every width improves as fast. Charging 0.5 noise units per doubling
     of the parameter count, the controller ends on narrower depth-2 networks than without the charge
-    (measured: mean width 57 against 167)."""
+    (measured: mean width 50 against 197). The late-break charge is off here: shrinking is a breaking
+    move, free in this problem; with the charge on, the controller shrinks less (130 against 169)."""
     def depth_two(a: Arch) -> float:
         return 3.0 if a.depth == 2 else 1.0
 
     def final_widths(cost_weight: float) -> list[int]:
-        out = [improving(GainController(SPACE, START, np.random.default_rng(s), warmup=0.0, cost_weight=cost_weight),
-                         s, depth_two)[0] for s in range(20)]
+        out = [improving(GainController(SPACE, START, np.random.default_rng(s), warmup=0.0, cost_weight=cost_weight,
+                                        late_break=0.0), s, depth_two)[0] for s in range(20)]
         assert sum(a.depth == 2 for a in out) >= 12
         return [a.widths[0] for a in out if a.depth == 2]
 
