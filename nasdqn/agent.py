@@ -107,10 +107,11 @@ class DQNAgent:
         self.target.flat.copy_(self.online.flat)
 
     def reconfigure(self, arch: Arch, rng: np.random.Generator, distill_steps: int = 0,
-                    probe_size: int = 2048) -> MorphReport:
-        """Morph the online network into `arch`; the target follows it, the replay buffer is kept."""
+                    probe_size: int = 2048, inherit: bool = True) -> MorphReport:
+        """Morph the online network into `arch` (or, `inherit=False`, replace it by a fresh one); the
+        target follows it, the replay buffer is kept."""
         probe = torch.from_numpy(self.buffer.recent_states(probe_size)) if self.buffer.size else None
         net, report = morph(self.online, arch, rng, probe, distill_steps=distill_steps,
-                            batch_size=self.batch_size)
+                            batch_size=self.batch_size, inherit=inherit)
         self._set_online(net)
         return report

@@ -26,6 +26,7 @@ FIXED_ARCHS = {
 SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas")
 METHODS = (*FIXED_ARCHS, "fixed:<arch>", *SEARCH_METHODS)
 LAYER_WIDTHS = ("uniform", "free")
+INHERIT = ("morph", "none")
 
 # Arbitrary but generous limits: they exist to refuse typos (10^9 units), not to restrict research.
 MAX_STEPS = 100_000_000
@@ -63,6 +64,8 @@ class RunConfig:
     )
     max_torque: float = _opt(3.0, "pendulum: largest torque magnitude")
     horizon: int = _opt(200, "pendulum: steps per episode (time limit, a truncation)")
+    pendulum_mass: float = _opt(1.0, "pendulum: mass m (kg; variants for controller transfer)", legacy=True)
+    pendulum_length: float = _opt(1.0, "pendulum: length l (m; variants for controller transfer)", legacy=True)
 
     # --- Double DQN ------------------------------------------------------------------------
     lr: float = _opt(1e-3, "Adam learning rate")
@@ -93,6 +96,11 @@ class RunConfig:
         scope="search",
     )
     search_interval: int = _opt(10, "episodes between controller decisions", scope="search")
+    inherit: str = _opt(
+        "morph", "weights of a new architecture: morph (inherit the old network's function, Net2Net-style) | "
+        "none (a fresh random network at every switch: the ablation of weight inheritance)",
+        scope="search", legacy=True,
+    )
     distill_steps: int = _opt(
         0, "after a change that does not preserve the function: distillation steps on replay states",
         scope="search",
@@ -137,6 +145,10 @@ class RunConfig:
     ctrl_moves: str = _opt("local", "learned controller candidates: local (one edit away) | global (any)")
     ctrl_cost_weight: float = _opt(
         0.0, "learned controller: charge per doubling of the parameter count, in noise units (0 = ignore compute)"
+    )
+    ctrl_init: str = _opt(
+        "", "gain controller: start from the learned model in this controller.json (a finished nas run's), or "
+        "pooled from every controller.json under this directory (transfer); empty = fresh", legacy=True,
     )
 
     # --- execution ---------------------------------------------------------------------------
@@ -187,15 +199,25 @@ def config_hash_of(values: dict[str, Any]) -> str | None:
 
     Options a method cannot use are left out, so adding a controller option does not make the fixed
     baselines' committed runs stale; an option added later that a method does use is missing from
-    the old runs' configs, and those runs then count as stale, as they must.
+    the old runs' configs, and those runs then count as stale, as they must. The exception is an
+    option declared `legacy`: one whose default is what the code did before it existed (e.g. weight
+    inheritance by morphing). Absent, it means its default; at its default it is left out of the
+    hash, so adding it leaves every committed run valid, and only runs that change it hash apart.
     """
     method = values.get("method")
     if not isinstance(method, str):
         return None
-    used = [f.name for f in dataclasses.fields(RunConfig) if option_scope(f) in _scopes_used(method)]
-    if any(name not in values for name in used):
-        return None
-    text = json.dumps({name: values[name] for name in used}, sort_keys=True, separators=(",", ":"))
+    used = {}
+    for f in dataclasses.fields(RunConfig):
+        if option_scope(f) not in _scopes_used(method):
+            continue
+        legacy = f.metadata.get("legacy", False)
+        if f.name not in values and not legacy:
+            return None
+        value = values.get(f.name, _jsonable(f.default))
+        if not (legacy and value == _jsonable(f.default)):
+            used[f.name] = value
+    text = json.dumps(used, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -266,6 +288,10 @@ def validate(c: RunConfig) -> None:
     _check(c.discretise == 0 or 2 <= c.discretise <= 100, f"discretise {c.discretise}: allowed 0 (off) or 2..100")
     _check(0 < c.max_torque <= 1000, f"max_torque {c.max_torque}: allowed (0, 1000]")
     _check(1 <= c.horizon <= 100_000, f"horizon {c.horizon}: allowed 1..100000")
+    for name in ("pendulum_mass", "pendulum_length"):
+        v = getattr(c, name)
+        _check(0 < v <= 100, f"{name} {v}: allowed (0, 100]")
+        _check(v == 1.0 or c.env == PENDULUM_ID, f"{name} applies only to env {PENDULUM_ID}")
     _check(0 < c.lr < 1, f"lr {c.lr}: allowed (0, 1)")
     _check(0 <= c.gamma <= 1, f"gamma {c.gamma}: allowed [0, 1]")
     _check(1 <= c.batch_size <= 100_000, f"batch_size {c.batch_size}: allowed 1..100000")
@@ -283,6 +309,7 @@ def validate(c: RunConfig) -> None:
     _check(c.final_evals >= 1, f"final_evals {c.final_evals}: must be >= 1")
     _check(c.search_interval >= 1, f"search_interval {c.search_interval}: must be >= 1")
     _check(0 <= c.distill_steps <= 100_000, f"distill_steps {c.distill_steps}: allowed 0..100000")
+    _check(c.inherit in INHERIT, f"inherit {c.inherit!r}; allowed: {', '.join(INHERIT)}")
     _check(c.layer_widths in LAYER_WIDTHS, f"layer_widths {c.layer_widths!r}; allowed: {', '.join(LAYER_WIDTHS)}")
     _check(all(e >= 1 for e in c.switch_at) and list(c.switch_at) == sorted(set(c.switch_at)),
            f"switch_at {list(c.switch_at)}: episode numbers >= 1, increasing, no repeats")
@@ -302,6 +329,8 @@ def validate(c: RunConfig) -> None:
     _check(c.ctrl_signal in ("trend", "raw"), f"ctrl_signal {c.ctrl_signal!r}; allowed: trend, raw")
     _check(c.ctrl_moves in ("local", "global"), f"ctrl_moves {c.ctrl_moves!r}; allowed: local, global")
     _check(c.ctrl_cost_weight >= 0, f"ctrl_cost_weight {c.ctrl_cost_weight}: must be >= 0")
+    _check(not c.ctrl_init or (c.method == "nas" and c.ctrl_algo == "gain"),
+           "ctrl_init is used only by method nas with ctrl_algo gain")
     _check(1 <= c.threads <= 256, f"threads {c.threads}: allowed 1..256")
     space = SearchSpace.from_config(c)
     Arch.parse(c.start_arch)

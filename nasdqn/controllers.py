@@ -324,10 +324,11 @@ class GainController:
     def __init__(self, space: SearchSpace, start: Arch, rng: np.random.Generator, *, io: tuple[int, int] = (3, 5),
                  break_cost: float = 3.0, cost_weight: float = 0.0, settle: int = 3, history: int = 8,
                  prior_sd: float = 1.0, belief_samples: int = 400, moves: str = "local",
-                 warmup: float = 0.2, move_cost: float = 0.5, late_break: float = 1.0) -> None:
+                 warmup: float = 0.2, move_cost: float = 0.5, late_break: float = 1.0,
+                 inherit: bool = True) -> None:
         self.space, self.start, self.rng, self.moves, self.warmup = space, start, rng, moves, warmup
         self.cost_weight, self.settle, self.history = cost_weight, settle, history
-        self.break_cost, self.late_break = break_cost, late_break
+        self.break_cost, self.late_break, self.inherit = break_cost, late_break, inherit
         self.belief_samples = belief_samples
         self.archs = space.all()
         self.index = {a: i for i, a in enumerate(self.archs)}
@@ -357,7 +358,11 @@ class GainController:
     # -- the model ---------------------------------------------------------------------------------
     def _move(self, a: Arch, b: Arch) -> np.ndarray:
         i, j = self.index[a], self.index[b]
-        return np.concatenate([self.phi[j] - self.phi[i], [1.0, 0.0 if preserves_function(a, b) else 1.0]])
+        return np.concatenate([self.phi[j] - self.phi[i], [1.0, 0.0 if self._preserves(a, b) else 1.0]])
+
+    def _preserves(self, a: Arch, b: Arch) -> bool:
+        # Without weight inheritance (an ablation) every switch starts a fresh network.
+        return self.inherit and preserves_function(a, b)
 
     def _factor(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and the Cholesky factor L of the precision (P = L L^T), cached until the
@@ -460,7 +465,7 @@ class GainController:
             if j == i:
                 continue
             value = float(w @ self._move(current, cand)) - self.cost_weight * (self.log_params[j] - self.log_params[i])
-            if not preserves_function(current, cand):
+            if not self._preserves(current, cand):
                 value -= self.late_break_charge(feedback.progress, mean[-1])
             if value > best_value:
                 best, best_value = cand, value
@@ -498,9 +503,17 @@ class GainController:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take over another run's learned model (transfer); this run's own history starts empty."""
-        precision = np.asarray(state["precision"], dtype=float)
-        if state.get("archs") != [str(a) for a in self.archs] or precision.shape != self.precision.shape:
-            raise ValueError("controller state does not fit this search space (other architectures)")
-        self.precision = precision
-        self.weighted = np.asarray(state["weighted"], dtype=float)
+        self.load_states([state])
+
+    def load_states(self, states: list[dict[str, Any]]) -> None:
+        """Take over what several runs learned (transfer): each saved model is this prior plus its
+        run's observations, so the pooled posterior is the prior plus every run's observations
+        (exact when the runs used the same prior options)."""
+        prior_precision, prior_weighted = self.precision.copy(), self.weighted.copy()
+        for state in states:
+            precision = np.asarray(state["precision"], dtype=float)
+            if state.get("archs") != [str(a) for a in self.archs] or precision.shape != self.precision.shape:
+                raise ValueError("controller state does not fit this search space (other architectures)")
+            self.precision += precision - prior_precision
+            self.weighted += np.asarray(state["weighted"], dtype=float) - prior_weighted
         self._cache = None

@@ -163,6 +163,19 @@ def reference_policy(p: PendulumParams):
     return act
 
 
+# Normalisation anchors of other tasks' scores (1 = this return). Gymnasium's `reward_threshold`
+# ("solved") where it defines one: CartPole-v1 475, Acrobot-v1 -100, MountainCar-v0 -110,
+# LunarLander-v3 200. Pendulum-v1 defines none; -150 is about where well-trained agents of RL
+# Baselines3 Zoo's benchmark end (returns of -140 to -170), i.e. "solved" in the same sense.
+EXTRA_REFERENCE_RETURNS = {"Pendulum-v1": -150.0}
+
+
+def reference_return(env_id: str) -> float | None:
+    """The score that normalises to 1 on a task other than the paper's pendulum (None: unknown)."""
+    threshold = gym.spec(env_id).reward_threshold
+    return float(threshold) if threshold is not None else EXTRA_REFERENCE_RETURNS.get(env_id)
+
+
 def random_policy(n_actions: int, rng: np.random.Generator):
     return lambda obs: rng.integers(n_actions, size=len(obs))
 
@@ -194,15 +207,18 @@ def check_env_id(env_id: str) -> None:
 
 
 def make_env(env_id: str, seed: int | None = None, *, n_torques: int = 5, max_torque: float = 3.0,
-             horizon: int = 200, discretise: int = 0, **kwargs: Any) -> gym.Env:
+             horizon: int = 200, discretise: int = 0, mass: float = 1.0, length: float = 1.0,
+             **kwargs: Any) -> gym.Env:
     """Build an env with a discrete action space.
 
-    The pendulum takes `n_torques` torques in [-max_torque, max_torque] and `horizon`. A
+    The pendulum takes `n_torques` torques in [-max_torque, max_torque], `horizon`, `mass` and
+    `length`. A
     continuous-action env is refused unless `discretise` gives the bins per action dimension.
     """
     check_env_id(env_id)
     if env_id == PENDULUM_ID:
-        env = gym.make(env_id, n_torques=n_torques, max_torque=max_torque, horizon=horizon, **kwargs)
+        env = gym.make(env_id, n_torques=n_torques, max_torque=max_torque, horizon=horizon, m=mass, l=length,
+                       **kwargs)
     else:
         env = gym.make(env_id, disable_env_checker=True, **kwargs)
         if isinstance(env.action_space, spaces.Box):

@@ -211,8 +211,10 @@ def relative_output_change(old: MLP, new: MLP, states: torch.Tensor) -> float:
 
 
 def morph(net: MLP, new_arch: Arch, rng: np.random.Generator, probe_states: torch.Tensor | None = None,
-          distill_steps: int = 0, distill_lr: float = 1e-3, batch_size: int = 64) -> tuple[MLP, MorphReport]:
+          distill_steps: int = 0, distill_lr: float = 1e-3, batch_size: int = 64,
+          inherit: bool = True) -> tuple[MLP, MorphReport]:
     """Return a network of `new_arch` that inherits what `net` learned, and a report of the change.
+    With `inherit=False` (the ablation), a freshly initialised network instead: nothing is preserved.
 
     The order of edits matters for exactness: layers are added (as identities of the last layer)
     before widths change, so a pure growth is exact throughout (see `preserves_function`).
@@ -220,24 +222,28 @@ def morph(net: MLP, new_arch: Arch, rng: np.random.Generator, probe_states: torc
     without them, standard-normal inputs are used for the measurement only.
     """
     old_arch = net.arch
-    layers = net.layers()
-    while len(layers) - 1 < new_arch.depth:
-        _deepen(layers, old_arch.activation)
-    while len(layers) - 1 > new_arch.depth:
-        _shallow(layers)
-    for i, width in enumerate(new_arch.widths):
-        current = layers[i][0].shape[0]
-        if width > current:
-            _widen(layers, i, width, rng)
-        elif width < current:
-            _narrow(layers, i, width)
-    new = MLP.from_layers(new_arch, layers)
+    if inherit:
+        layers = net.layers()
+        while len(layers) - 1 < new_arch.depth:
+            _deepen(layers, old_arch.activation)
+        while len(layers) - 1 > new_arch.depth:
+            _shallow(layers)
+        for i, width in enumerate(new_arch.widths):
+            current = layers[i][0].shape[0]
+            if width > current:
+                _widen(layers, i, width, rng)
+            elif width < current:
+                _narrow(layers, i, width)
+        new = MLP.from_layers(new_arch, layers)
+    else:
+        fresh = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        new = MLP(net.n_in, net.n_out, new_arch, generator=fresh)
 
     if probe_states is None:
         probe = np.random.default_rng(rng.integers(2**32)).standard_normal((256, net.n_in))
         probe_states = torch.from_numpy(probe.astype(np.float32))
     error = relative_output_change(net, new, probe_states)
-    preserving = preserves_function(old_arch, new_arch)
+    preserving = inherit and preserves_function(old_arch, new_arch)
     error_after = error
     if distill_steps > 0 and not preserving:
         distill(net, new, probe_states, distill_steps, distill_lr, batch_size, rng)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +14,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from nasdqn.agent import DQNAgent
-from nasdqn.config import RunConfig, method_arch
+from nasdqn.config import ConfigError, RunConfig, method_arch
 from nasdqn.controllers import (
     Controller,
     Feedback,
@@ -26,6 +28,7 @@ from nasdqn.envs import (
     pendulum_params,
     random_policy,
     reference_policy,
+    reference_return,
     rollout_pendulum,
     sample_starts,
 )
@@ -41,12 +44,38 @@ class Diverged(RuntimeError):
 
 def env_for(config: RunConfig, seed: int | None = None):
     return make_env(config.env, seed, n_torques=config.n_torques, max_torque=config.max_torque,
-                    horizon=config.horizon, discretise=config.discretise)
+                    horizon=config.horizon, discretise=config.discretise, mass=config.pendulum_mass,
+                    length=config.pendulum_length)
 
 
 def check_runnable(config: RunConfig) -> None:
-    """Build the env once so that a bad env (unknown id, unusable action space) fails before any work."""
+    """Build the env once so that a bad env (unknown id, unusable action space) fails before any work;
+    likewise read the controller state a transfer run starts from."""
     env_for(config, 0).close()
+    if config.ctrl_init:
+        read_controller_states(config.ctrl_init)
+
+
+def read_controller_states(path: str) -> list[dict]:
+    """The learned models saved by finished nas runs, for transfer: one controller.json, or every
+    controller.json under a directory (e.g. a grid's nas/ directory: the runs are pooled)."""
+    where = Path(path)
+    files = sorted(where.rglob("controller.json")) if where.is_dir() else [where]
+    if not files:
+        raise ConfigError(f"ctrl_init {path}: no controller.json under this directory; expected a finished "
+                          "nas run's controller.json or a directory of nas runs")
+    states = []
+    for file in files:
+        try:
+            state = json.loads(file.read_text())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"ctrl_init {file}: cannot read it ({e}); expected the controller.json of a "
+                              "finished nas run") from None
+        if not isinstance(state, dict) or "precision" not in state:
+            raise ConfigError(f"ctrl_init {file}: not a gain controller's state (no learned model in it); "
+                              "expected the controller.json of a finished nas run with ctrl_algo gain")
+        states.append(state)
+    return states
 
 
 def make_controller(config: RunConfig, rng: np.random.Generator, io: tuple[int, int] = (3, 5)) -> Controller:
@@ -63,11 +92,15 @@ def make_controller(config: RunConfig, rng: np.random.Generator, io: tuple[int, 
     if config.method == "random-freeze":  # a random design held for the whole run
         return FixedController(space.sample(rng))
     if config.ctrl_algo == "gain":
-        return GainController(space, start, rng, io=io, break_cost=config.ctrl_break_cost,
-                              cost_weight=config.ctrl_cost_weight, settle=config.ctrl_settle,
-                              history=config.ctrl_history, prior_sd=config.ctrl_prior_sd, moves=config.ctrl_moves,
-                              warmup=config.ctrl_warmup, move_cost=config.ctrl_move_cost,
-                              late_break=config.ctrl_late_break)
+        controller = GainController(space, start, rng, io=io, break_cost=config.ctrl_break_cost,
+                                    cost_weight=config.ctrl_cost_weight, settle=config.ctrl_settle,
+                                    history=config.ctrl_history, prior_sd=config.ctrl_prior_sd,
+                                    moves=config.ctrl_moves, warmup=config.ctrl_warmup,
+                                    move_cost=config.ctrl_move_cost, late_break=config.ctrl_late_break,
+                                    inherit=config.inherit == "morph")
+        if config.ctrl_init:
+            controller.load_states(read_controller_states(config.ctrl_init))
+        return controller
     return LearnedController(
         space, start, rng, lr=config.ctrl_lr, entropy=config.ctrl_entropy,
         baseline_rate=config.ctrl_baseline, break_cost=config.ctrl_break_cost, signal=config.ctrl_signal,
@@ -104,11 +137,12 @@ class Evaluator:
         return np.array(out)
 
     def anchors(self) -> dict[str, float | None]:
-        """Mean returns of a uniform random policy and (pendulum only) the reference controller."""
+        """Mean returns of a uniform random policy and of the reference: the paper's pendulum's
+        reference controller, else the task's "solved" return (`envs.reference_return`)."""
         n = self.env.action_space.n
         anchors: dict[str, float | None] = {
             "random_return": float(self.returns(random_policy(n, np.random.default_rng(self.config.eval_seed))).mean()),
-            "reference_return": None,
+            "reference_return": reference_return(self.config.env),
         }
         if self.pendulum is not None:
             anchors["reference_return"] = float(self.returns(reference_policy(self.pendulum)).mean())
@@ -195,7 +229,8 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
                 t1 = clock()
                 timing["controller"] += t1 - t0
                 if new_arch is not None and new_arch != agent.arch:
-                    report = agent.reconfigure(new_arch, morph_rng, config.distill_steps)
+                    report = agent.reconfigure(new_arch, morph_rng, config.distill_steps,
+                                               inherit=config.inherit == "morph")
                     timing["morph"] += clock() - t1
                     events.append((step, episode, report.from_arch, report.to_arch, fb.score,
                                    _entropy(controller), agent.online.n_params, report.error_after,
