@@ -199,3 +199,77 @@ def final_arch_ranks(table: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame
     out = table.loc[~table["method"].str.startswith("fixed"), ["method", "seed", "final_arch"]].copy()
     out["hindsight_rank"] = out["final_arch"].map(ranking["rank"])
     return out
+
+
+# -- several tasks (issue 5) ---------------------------------------------------------------------------
+def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
+                  baselines: Sequence[str] = ("fixed-small", "fixed-medium", "fixed-large"),
+                  control: str = "random") -> pd.DataFrame:
+    """Per task: `method` against every fixed baseline and against `control` (Welch's t; Holm over all
+    the task x baseline comparisons, and separately over the tasks' control comparisons). Verdict:
+    `helps` when `method` is better than every fixed baseline, `hurts` when it is worse than at least
+    one (some fixed network would have done better), `ties` otherwise. Picking the best baseline on
+    the same data and testing against it alone would be biased toward `hurts` (the winner's curse);
+    it is shown, as `best_fixed` with the difference and its CI, but the verdict uses all three."""
+    frames = []
+    for env, g in table.groupby("env", sort=False):
+        c = compare(g, metric, method, [*baselines, control])
+        c.insert(0, "env", env)
+        frames.append(c)
+    comp = pd.concat(frames, ignore_index=True)
+    fixed, ctrl = comp["against"].isin(baselines), comp["against"] == control
+    comp.loc[fixed, "p_holm"] = S.holm(comp.loc[fixed, "welch_p"])
+    comp.loc[ctrl, "p_holm"] = S.holm(comp.loc[ctrl, "welch_p"])
+    comp["better"] = (comp["difference"] > 0) & (comp["p_holm"] < ALPHA)
+    comp["worse"] = (comp["difference"] < 0) & (comp["p_holm"] < ALPHA)
+    rows = []
+    for env, c in comp.groupby("env", sort=False):
+        f = c[c["against"].isin(baselines)]
+        means = table[(table["env"] == env) & table["method"].isin(baselines)].groupby("method")[metric.column].mean()
+        best = str(means.idxmax() if metric.higher_is_better else means.idxmin())
+        vs_best = f.set_index("against").loc[best]
+        vs_control = c.set_index("against").loc[control] if control in set(c["against"]) else None
+        rows.append({
+            "env": env, "best_fixed": best, "fixed_difference": vs_best["difference"],
+            "fixed_low": vs_best["diff_low"], "fixed_high": vs_best["diff_high"],
+            "better_than": int(f["better"].sum()), "worse_than": int(f["worse"].sum()),
+            "verdict": "helps" if f["better"].all() else ("hurts" if f["worse"].any() else "ties"),
+            "control_difference": np.nan if vs_control is None else vs_control["difference"],
+            "control_low": np.nan if vs_control is None else vs_control["diff_low"],
+            "control_high": np.nan if vs_control is None else vs_control["diff_high"],
+            "beats_control": bool(vs_control is not None and vs_control["better"]),
+        })
+    return pd.DataFrame(rows).set_index("env")
+
+
+def aggregate(table: pd.DataFrame, metric: str, statistic=S.iqm) -> pd.DataFrame:
+    """Per method: `statistic` (IQM by default) of `metric` over the runs of every task pooled, with a
+    stratified-bootstrap 95% CI (runs resampled within each task; Agarwal et al. 2021)."""
+    rows = []
+    for method, g in table.groupby("method", sort=False):
+        groups = [t[metric].to_numpy(dtype=float) for _, t in g.groupby("env", sort=False)]
+        point, low, high = S.stratified_bootstrap_ci(groups, statistic)
+        rows.append({"method": method, metric: point, "low": low, "high": high, "tasks": len(groups),
+                     "runs": len(g)})
+    return pd.DataFrame(rows).set_index("method")
+
+
+def profiles(table: pd.DataFrame, metric: str, taus: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per method: the performance profile of `metric` over the tasks (`stats.performance_profile`)."""
+    return {method: S.performance_profile([t[metric].to_numpy(dtype=float) for _, t in g.groupby("env", sort=False)],
+                                          taus)
+            for method, g in table.groupby("method", sort=False)}
+
+
+def precision_by_seeds(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per task and method: the half-width of the 95% bootstrap CI of the mean of `metric`, and the
+    seeds needed for a half-width of 0.05 and of 0.1 (scaling as 1/sqrt(seeds)), to judge a seed count."""
+    rows = []
+    for (env, method), g in table.groupby(["env", "method"], sort=False):
+        v = g[metric].to_numpy(dtype=float)
+        _, low, high = S.bootstrap_ci(v)
+        half = float(high - low) / 2
+        rows.append({"env": env, "method": method, "seeds": len(v), "ci_half_width": half,
+                     "seeds_for_0.1": int(np.ceil(len(v) * (half / 0.1) ** 2)),
+                     "seeds_for_0.05": int(np.ceil(len(v) * (half / 0.05) ** 2))})
+    return pd.DataFrame(rows)

@@ -11,13 +11,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nasdqn.metrics import eval_curve, final_performance, normalised
+from nasdqn.metrics import eval_curve, normalised
 from nasdqn.records import RunDirError, RunResult, read_run
 from nasdqn.stats import bootstrap_ci
 
 # The book shows the first of these experiments present under the data root, unless the environment
 # variable NASDQN_BOOK_EXPERIMENT names one.
 BOOK_EXPERIMENTS = ("paper", "smoke")
+EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 METHOD_ORDER = ("fixed-small", "fixed-medium", "fixed-large", "random", "random-matched", "random-freeze", "nas")
 BASELINES = ("fixed-small", "fixed-medium", "fixed-large", "random")  # the paper's comparators
 RANDOM_CONTROLS = ("random", "random-matched", "random-freeze")
@@ -48,7 +49,7 @@ def load_runs(root: str | Path, experiment: str) -> tuple[list[RunResult], list[
     refused with the reason, never shown. Without a grid file every run directory is read."""
     from nasdqn.batch import load_grid
 
-    grid = Path(__file__).resolve().parent.parent / "experiments" / f"{experiment}.yaml"
+    grid = EXPERIMENTS_DIR / f"{experiment}.yaml"
     results, refused = [], []
     if grid.exists():
         _, cells = load_grid(grid, root)
@@ -107,31 +108,11 @@ def score_table(results: list[RunResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def final_table(results: list[RunResult]) -> pd.DataFrame:
-    """Final performance per method: mean over seeds with a 95% bootstrap CI, raw and normalised."""
-    rows = []
-    for r in results:
-        final = final_performance(r.evals, r.config.final_evals)
-        rand, ref = r.anchors.get("random_return"), r.anchors.get("reference_return")
-        rows.append({"method": r.config.method, "seed": r.config.seed, "final_return": final,
-                     "final_score": normalised(final, rand, ref) if ref is not None else np.nan})
-    per_run = pd.DataFrame(rows)
-    out = []
-    for method in method_order(per_run["method"]):
-        sub = per_run[per_run["method"] == method]
-        row = {"method": method, "seeds": len(sub)}
-        for col in ("final_return", "final_score"):
-            point, low, high = bootstrap_ci(sub[col].to_numpy())
-            row[col], row[f"{col}_low"], row[f"{col}_high"] = float(point), float(low), float(high)
-        out.append(row)
-    return pd.DataFrame(out)
-
-
 def plot_learning_curves(scores: pd.DataFrame, column: str = "score", statistic=np.mean,
-                         methods: list[str] | None = None) -> plt.Figure:
+                         methods: list[str] | None = None, ax: plt.Axes | None = None) -> plt.Figure:
     """`statistic` (mean, or stats.iqm) over seeds per method and evaluation step, with a 95%
-    bootstrap CI band."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    bootstrap CI band; on `ax` if given."""
+    fig, ax = plt.subplots(figsize=(8, 4.5)) if ax is None else (ax.figure, ax)
     for method in methods or method_order(scores["method"]):
         wide = scores[scores["method"] == method].pivot(index="seed", columns="step", values=column)
         point, low, high = bootstrap_ci(wide.to_numpy(), statistic)
@@ -139,6 +120,55 @@ def plot_learning_curves(scores: pd.DataFrame, column: str = "score", statistic=
         ax.fill_between(wide.columns, low, high, alpha=0.2)
     ax.set_xlabel("environment step")
     ax.set_ylabel("normalised score" if column == "score" else "greedy return")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_task_curves(scores: pd.DataFrame, methods: list[str] | None = None, statistic=np.mean) -> plt.Figure:
+    """Learning curves of several tasks, one panel each (normalised scores, CI bands)."""
+    envs = list(dict.fromkeys(scores["env"]))
+    cols = min(3, len(envs))
+    rows = -(-len(envs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    for ax, env in zip(axes.flat, envs, strict=False):
+        plot_learning_curves(scores[scores["env"] == env], statistic=statistic, methods=methods, ax=ax)
+        ax.set_title(env)
+        ax.legend().set_visible(ax is axes.flat[0])
+    for ax in list(axes.flat)[len(envs):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_intervals(labels: list[str], point, low, high, xlabel: str, title: str = "",
+                   reference: float | None = None) -> plt.Figure:
+    """One row per label: a point with its confidence interval (aggregate scores, effects)."""
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.45 * max(1, len(labels))))
+    y = np.arange(len(labels))
+    point = np.asarray(point, dtype=float)
+    err = np.vstack([point - np.asarray(low, dtype=float), np.asarray(high, dtype=float) - point])
+    ax.errorbar(point, y, xerr=err, fmt="o", capsize=4)
+    if reference is not None:
+        ax.axvline(reference, color="grey", linestyle="--")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_performance_profiles(profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                              taus: np.ndarray) -> plt.Figure:
+    """Score distributions (Agarwal et al. 2021): the fraction of runs above each normalised score,
+    per method, with stratified-bootstrap CI bands."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for method, (point, low, high) in profiles.items():
+        ax.plot(taus, point, label=method)
+        ax.fill_between(taus, low, high, alpha=0.2)
+    ax.set_xlabel("normalised score tau")
+    ax.set_ylabel("fraction of runs with score > tau")
+    ax.set_ylim(0, 1)
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
@@ -225,17 +255,9 @@ def ci_text(point: float, low: float, high: float, digits: int = 2) -> str:
 
 def plot_probability_of_improvement(comparisons: pd.DataFrame, title: str) -> plt.Figure:
     """Probability of improvement of one method over each other (rows of `analysis.compare`), with CIs."""
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * max(1, len(comparisons))))
-    y = np.arange(len(comparisons))
-    p = comparisons["poi"].to_numpy()
-    err = np.vstack([p - comparisons["poi_low"].to_numpy(), comparisons["poi_high"].to_numpy() - p])
-    ax.errorbar(p, y, xerr=err, fmt="o", capsize=4)
-    ax.axvline(0.5, color="grey", linestyle="--")
-    ax.set_yticks(y, comparisons["against"])
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("P(NAS-DQN run > other method's run)")
-    ax.set_title(title)
-    fig.tight_layout()
+    fig = plot_intervals(list(comparisons["against"]), comparisons["poi"], comparisons["poi_low"],
+                         comparisons["poi_high"], "P(NAS-DQN run > other method's run)", title, reference=0.5)
+    fig.axes[0].set_xlim(0, 1)
     return fig
 
 
@@ -284,6 +306,7 @@ def plot_top_mass(mass: pd.DataFrame, k: int) -> plt.Figure:
 # -- what a chapter loads -------------------------------------------------------------------------------
 SWEEP_EXPERIMENT = "sweep"
 COMPUTE_EXPERIMENT = "compute"
+ENVS_EXPERIMENT = "envs"
 
 
 @dataclass
@@ -319,6 +342,18 @@ def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] 
     if sweep is None or sweep.metrics.empty:
         return None
     return sweep, hindsight_ranking(sweep.metrics)
+
+
+def grid_description(name: str) -> str:
+    """The `description` line of experiments/<name>.yaml."""
+    import yaml
+
+    return str(yaml.safe_load((EXPERIMENTS_DIR / f"{name}.yaml").read_text()).get("description", name))
+
+
+def ablation_experiments() -> list[str]:
+    """The ablation grids (experiments/ablation-*.yaml), by name."""
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("ablation-*.yaml"))
 
 
 def arch_costs() -> pd.Series | None:

@@ -51,6 +51,23 @@ def stratified_bootstrap_ci(groups: Sequence[np.ndarray], statistic: Callable[[n
     return point, float(min(low, point)), float(max(high, point))
 
 
+def performance_profile(groups: Sequence[np.ndarray], taus: np.ndarray, confidence: float = 0.95,
+                        n_resamples: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score distribution (Agarwal et al. 2021): for each threshold tau, the fraction of runs over
+    all tasks whose score exceeds tau, with stratified-bootstrap CIs. Every task must have the same
+    number of runs, so that pooling them weighs the tasks equally."""
+    if len({len(g) for g in groups}) != 1:
+        raise ValueError(f"performance_profile needs as many runs in every task, got {[len(g) for g in groups]}")
+    taus = np.asarray(taus, dtype=float)
+    out = np.empty((3, len(taus)))
+    for i, tau in enumerate(taus):
+        def above(values: np.ndarray, axis: int = 0, tau: float = tau) -> np.ndarray:
+            return (values > tau).mean(axis=axis)
+
+        out[:, i] = stratified_bootstrap_ci(groups, above, confidence, n_resamples, seed)
+    return out[0], out[1], out[2]
+
+
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     """P(X > Y) + P(X = Y) / 2 for a run X of one method and a run Y of another (Agarwal et al. 2021):
     the Mann-Whitney U statistic over all pairs, divided by their number."""

@@ -98,3 +98,42 @@ def test_hindsight_ranking_beliefs_and_final_ranks():
     assert mass["entropy"].iloc[0] == pytest.approx(np.log(2))
     ranks = analysis.final_arch_ranks(analysis.run_metrics([nas]), ranking)
     assert ranks["hindsight_rank"].iloc[0] == 1
+
+
+def test_task_verdicts_helps_hurts_ties_against_the_best_fixed_network():
+    rng = np.random.default_rng(0)
+    rows = []
+    # Task A: nas 0.9 vs best fixed 0.6; task B: nas 0.2 vs best fixed 0.8; task C: every method
+    # has the same runs (seed by seed), so nothing can differ.
+    for env, nas, fixed in (("A", 0.9, (0.3, 0.6, 0.5)), ("B", 0.2, (0.8, 0.1, 0.4)), ("C", 0.5, (0.5, 0.5, 0.5))):
+        for seed in range(6):
+            shared = 0.02 * rng.standard_normal()
+
+            def noise(env=env, shared=shared):
+                return shared if env == "C" else 0.02 * rng.standard_normal()
+            rows.append({"env": env, "method": "nas", "seed": seed, "final_score": nas + noise()})
+            rows.append({"env": env, "method": "random", "seed": seed, "final_score": 0.0 + noise()})
+            for m, v in zip(("fixed-small", "fixed-medium", "fixed-large"), fixed, strict=True):
+                rows.append({"env": env, "method": m, "seed": seed, "final_score": v + noise()})
+    out = analysis.task_verdicts(pd.DataFrame(rows), analysis.Metric("final_score", "final score"))
+    assert out.loc["A", "best_fixed"] == "fixed-medium" and out.loc["B", "best_fixed"] == "fixed-small"
+    assert out["verdict"].to_dict() == {"A": "helps", "B": "hurts", "C": "ties"}
+    assert out.loc["A", "fixed_difference"] == pytest.approx(0.3, abs=0.05)
+    assert out["beats_control"].to_dict() == {"A": True, "B": True, "C": True}
+    assert out["better_than"].to_dict() == {"A": 3, "B": 1, "C": 0} and out.loc["B", "worse_than"] >= 1
+
+
+def test_aggregate_profiles_and_precision_by_hand():
+    table = pd.DataFrame({
+        "env": ["A"] * 4 + ["B"] * 4, "method": "nas",
+        "final_score": [0.0, 0.2, 0.4, 1.0, 0.6, 0.6, 0.8, 3.0],
+    })
+    agg = analysis.aggregate(table, "final_score").loc["nas"]
+    # IQM of the 8 pooled runs: the middle four, 0.4 0.6 0.6 0.8
+    assert agg["final_score"] == pytest.approx(0.6) and agg["low"] <= 0.6 <= agg["high"]
+    assert (agg["tasks"], agg["runs"]) == (2, 8)
+    point, low, high = analysis.profiles(table, "final_score", np.array([0.5]))["nas"]
+    assert point[0] == pytest.approx(5 / 8)
+    prec = analysis.precision_by_seeds(table, "final_score").set_index("env")
+    half = prec.loc["A", "ci_half_width"]
+    assert 0 < half < 0.5 and prec.loc["A", "seeds_for_0.1"] == int(np.ceil(4 * (half / 0.1) ** 2))

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nasdqn.book import final_table, plateau_table, score_table
+from nasdqn.analysis import run_metrics
+from nasdqn.book import plateau_table, score_table
 from nasdqn.config import RunConfig
 from nasdqn.records import RunResult
 from nasdqn.stats import bootstrap_ci, iqm
@@ -29,15 +30,18 @@ def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_more_runs():
 def _result(method: str, seed: int, returns: list[float]) -> RunResult:
     evals = pd.DataFrame({"step": np.arange(1, len(returns) + 1) * 100, "eval_episode": 0,
                           "return": returns, "arch": "relu-32"})
-    return RunResult(RunConfig(method=method, seed=seed, final_evals=2), pd.DataFrame(), evals, pd.DataFrame(),
-                     {}, {"random_return": -1000.0, "reference_return": -500.0})
+    events = pd.DataFrame([(0, 0, None, "relu-32", np.nan, 0.0, 293, 0.0, True)],
+                          columns=["step", "episode", "from_arch", "to_arch", "score", "entropy", "params",
+                                   "morph_error", "preserving"])
+    return RunResult(RunConfig(method=method, seed=seed, final_evals=2), pd.DataFrame(), evals, events,
+                     {"total": 1.0}, {"random_return": -1000.0, "reference_return": -500.0})
 
 
 def test_score_and_final_tables_normalise_with_the_runs_own_anchors():
     runs = [_result("nas", 0, [-1000, -750, -500, -500]), _result("nas", 1, [-1000, -1000, -750, -750])]
     scores = score_table(runs)
     assert scores.loc[(scores.seed == 0) & (scores.step == 200), "score"].item() == pytest.approx(0.5)
-    final = final_table(runs).set_index("method")
+    final = run_metrics(runs).groupby("method")[["final_return", "final_score"]].mean()
     assert final.loc["nas", "final_return"] == pytest.approx((-500 + -750) / 2)
     assert final.loc["nas", "final_score"] == pytest.approx((1.0 + 0.5) / 2)
 
@@ -49,3 +53,14 @@ def test_plateau_rule_separates_flat_from_rising_curves():
     assert table.loc["fixed-small", "flat"] and not table.loc["nas", "flat"]
     # Quarters of 8 evaluations: mean(-700, -650) = -675 against mean(-800, -750) = -775: 100 / 500.
     assert table.loc["nas", "change"] == pytest.approx(0.2)
+
+
+def test_performance_profile_by_hand_and_refusal():
+    from nasdqn.stats import performance_profile
+
+    groups = [np.array([0.1, 0.5, 0.9, 1.0, 0.2]), np.zeros(5), np.array([1, 1, 1, 0.5, 0.7])]
+    point, low, high = performance_profile(groups, [0.0, 0.45, 0.95])
+    np.testing.assert_allclose(point, [10 / 15, 8 / 15, 4 / 15])
+    assert (low <= point).all() and (point <= high).all() and high[1] > low[1]
+    with pytest.raises(ValueError, match="as many runs in every task"):
+        performance_profile([np.zeros(3), np.zeros(4)], [0.5])
