@@ -36,6 +36,7 @@ from nasdqn.records import RunResult
 from nasdqn.search_space import Arch, SearchSpace
 
 TIMING_KEYS = ("env", "act", "learn", "controller", "morph", "eval")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Diverged(RuntimeError):
@@ -58,8 +59,12 @@ def check_runnable(config: RunConfig) -> None:
 
 def read_controller_states(path: str) -> list[dict]:
     """The learned models saved by finished nas runs, for transfer: one controller.json, or every
-    controller.json under a directory (e.g. a grid's nas/ directory: the runs are pooled)."""
+    controller.json under a directory (e.g. a grid's nas/ directory: the runs are pooled). A relative
+    path is looked up from the current directory, then from the repository root (papermill runs the
+    run notebook from notebooks/, and grid files name paths from the root)."""
     where = Path(path)
+    if not where.is_absolute() and not where.exists():
+        where = REPO_ROOT / where
     files = sorted(where.rglob("controller.json")) if where.is_dir() else [where]
     if not files:
         raise ConfigError(f"ctrl_init {path}: no controller.json under this directory; expected a finished "

@@ -150,6 +150,17 @@ def test_transfer_run_starts_from_a_saved_controller(tmp_path):
     np.testing.assert_allclose(pooled.precision - prior, 2 * (loaded.precision - prior))
 
 
+def test_a_relative_transfer_path_is_found_from_the_repository_root(tmp_path, monkeypatch):
+    """Grid files name paths from the repository root, but papermill runs from notebooks/."""
+    from nasdqn.train import REPO_ROOT, read_controller_states
+
+    monkeypatch.chdir(tmp_path)
+    relative = "experiments"  # exists under the root only, and holds no controller.json
+    with pytest.raises(ConfigError, match="no controller.json under"):
+        read_controller_states(relative)
+    assert (REPO_ROOT / relative).is_dir()  # (from tmp_path it would be "cannot read it")
+
+
 @pytest.mark.parametrize("content,match", [(None, "cannot read it"), ("{}", "not a gain controller's state"),
                                            ("dir", "no controller.json under")])
 def test_transfer_from_a_missing_or_wrong_file_is_refused_in_one_line(tmp_path, content, match):
