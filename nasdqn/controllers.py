@@ -328,7 +328,7 @@ class GainController:
                  inherit: bool = True) -> None:
         self.space, self.start, self.rng, self.moves, self.warmup = space, start, rng, moves, warmup
         self.cost_weight, self.settle, self.history = cost_weight, settle, history
-        self.break_cost, self.late_break, self.inherit = break_cost, late_break, inherit
+        self.late_break, self.inherit = late_break, inherit
         self.belief_samples = belief_samples
         self.archs = space.all()
         self.index = {a: i for i, a in enumerate(self.archs)}
