@@ -242,12 +242,17 @@ def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
     return pd.DataFrame(rows).set_index("env")
 
 
+def _task_groups(table: pd.DataFrame, metric: str) -> list[np.ndarray]:
+    """One method's runs split by task: the strata of the stratified bootstrap."""
+    return [t[metric].to_numpy(dtype=float) for _, t in table.groupby("env", sort=False)]
+
+
 def aggregate(table: pd.DataFrame, metric: str, statistic=S.iqm) -> pd.DataFrame:
     """Per method: `statistic` (IQM by default) of `metric` over the runs of every task pooled, with a
     stratified-bootstrap 95% CI (runs resampled within each task; Agarwal et al. 2021)."""
     rows = []
     for method, g in table.groupby("method", sort=False):
-        groups = [t[metric].to_numpy(dtype=float) for _, t in g.groupby("env", sort=False)]
+        groups = _task_groups(g, metric)
         point, low, high = S.stratified_bootstrap_ci(groups, statistic)
         rows.append({"method": method, metric: point, "low": low, "high": high, "tasks": len(groups),
                      "runs": len(g)})
@@ -256,8 +261,7 @@ def aggregate(table: pd.DataFrame, metric: str, statistic=S.iqm) -> pd.DataFrame
 
 def profiles(table: pd.DataFrame, metric: str, taus: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
     """Per method: the performance profile of `metric` over the tasks (`stats.performance_profile`)."""
-    return {method: S.performance_profile([t[metric].to_numpy(dtype=float) for _, t in g.groupby("env", sort=False)],
-                                          taus)
+    return {method: S.performance_profile(_task_groups(g, metric), taus)
             for method, g in table.groupby("method", sort=False)}
 
 
