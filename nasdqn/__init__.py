@@ -1,3 +1,9 @@
 """NAS-DQN: a Deep Q-Network whose architecture is searched online by a controller (reproduction)."""
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# The checkout this package runs from (an editable install): grids, the run notebook, data and
+# benchmark results are found relative to it.
+REPO_ROOT = Path(__file__).resolve().parent.parent

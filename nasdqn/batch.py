@@ -31,13 +31,14 @@ from typing import Any
 
 import yaml
 
+from nasdqn import REPO_ROOT
 from nasdqn.config import ConfigError, RunConfig
 from nasdqn.records import RunResult, read_run, run_dir, run_status, write_failure, write_run, write_running
 
 GRID_KEYS = {"name", "description", "envs", "methods", "seeds", "steps", "overrides", "cells"}
 CELL_KEYS = {"match", "set"}
 MAX_CELLS = 10_000
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "run.ipynb"
+NOTEBOOK = REPO_ROOT / "notebooks" / "run.ipynb"
 
 
 # -- processes that must not outlive their batch ----------------------------------------------------

@@ -10,7 +10,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import yaml
 
+from nasdqn import REPO_ROOT
 from nasdqn.metrics import eval_curve, normalised
 from nasdqn.records import RunDirError, RunResult, read_run
 from nasdqn.stats import bootstrap_ci
@@ -18,7 +20,7 @@ from nasdqn.stats import bootstrap_ci
 # The book shows the first of these experiments present under the data root, unless the environment
 # variable NASDQN_BOOK_EXPERIMENT names one.
 BOOK_EXPERIMENTS = ("paper", "smoke")
-EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 METHOD_ORDER = ("fixed-small", "fixed-medium", "fixed-large", "random", "random-matched", "random-freeze", "nas")
 BASELINES = ("fixed-small", "fixed-medium", "fixed-large", "random")  # the paper's comparators
 RANDOM_CONTROLS = ("random", "random-matched", "random-freeze")
@@ -26,7 +28,7 @@ RANDOM_CONTROLS = ("random", "random-matched", "random-freeze")
 
 def data_root() -> Path:
     """The data root: NASDQN_DATA, else the repository's data/ (chapters run from book/)."""
-    return Path(os.environ.get("NASDQN_DATA", Path(__file__).resolve().parent.parent / "data"))
+    return Path(os.environ.get("NASDQN_DATA", REPO_ROOT / "data"))
 
 
 def book_experiment(root: Path | None = None) -> str:
@@ -346,8 +348,6 @@ def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] 
 
 def grid_description(name: str) -> str:
     """The `description` line of experiments/<name>.yaml."""
-    import yaml
-
     return str(yaml.safe_load((EXPERIMENTS_DIR / f"{name}.yaml").read_text()).get("description", name))
 
 
@@ -361,7 +361,7 @@ def arch_costs() -> pd.Series | None:
     benchmarks/arch_cost.py, or None if that benchmark has not been run."""
     import json
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "arch_cost.json"
+    path = REPO_ROOT / "benchmarks" / "results" / "arch_cost.json"
     if not path.exists():
         return None
     return pd.Series(json.loads(path.read_text())["ratio_to_reference"], name="cost_vs_relu-64x64")

@@ -212,8 +212,8 @@ def make_env(env_id: str, seed: int | None = None, *, n_torques: int = 5, max_to
     """Build an env with a discrete action space.
 
     The pendulum takes `n_torques` torques in [-max_torque, max_torque], `horizon`, `mass` and
-    `length`. A
-    continuous-action env is refused unless `discretise` gives the bins per action dimension.
+    `length`. A continuous-action env is refused unless `discretise` gives the bins per action
+    dimension.
     """
     check_env_id(env_id)
     if env_id == PENDULUM_ID:

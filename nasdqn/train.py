@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from threadpoolctl import threadpool_limits
 
+from nasdqn import REPO_ROOT
 from nasdqn.agent import DQNAgent
 from nasdqn.config import ConfigError, RunConfig, method_arch
 from nasdqn.controllers import (
@@ -36,7 +37,6 @@ from nasdqn.records import RunResult
 from nasdqn.search_space import Arch, SearchSpace
 
 TIMING_KEYS = ("env", "act", "learn", "controller", "morph", "eval")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Diverged(RuntimeError):
