@@ -15,6 +15,7 @@ SMOOTH = 3  # evaluations in the moving average used for thresholds and converge
 BAND = 0.05  # convergence: within this much (normalised) of the final level
 FINAL_FRACTION = 0.5  # stability: the final half of the run
 CVAR_ALPHA = 0.1  # short-term risk: mean of the worst 10% of evaluation-to-evaluation changes
+EARLY_FRACTION = 0.5  # early learning (controller transfer): the first half of the budget
 
 
 def eval_curve(evals: pd.DataFrame) -> pd.Series:
@@ -49,6 +50,14 @@ def area_under_curve(steps: np.ndarray, curve: np.ndarray) -> float:
     if len(steps) < 2:
         return float(curve.mean())
     return float(np.trapezoid(curve, steps) / (steps[-1] - steps[0]))
+
+
+def early_area(steps: np.ndarray, curve: np.ndarray, budget: int, fraction: float = EARLY_FRACTION) -> float:
+    """Early learning: `area_under_curve` over the evaluations made within the first `fraction` of
+    the `budget` (environment steps)."""
+    steps, curve = np.asarray(steps, dtype=float), np.asarray(curve, dtype=float)
+    early = steps <= fraction * budget
+    return area_under_curve(steps[early], curve[early]) if early.any() else float("nan")
 
 
 def steps_to_threshold(steps: np.ndarray, curve: np.ndarray, threshold: float = THRESHOLD, k: int = SMOOTH) -> float:

@@ -13,6 +13,14 @@ def test_area_under_curve_is_the_average_level_by_trapezoids():
     assert m.area_under_curve(np.array([0, 5, 20]), np.array([0.0, 1.0, 1.0])) == pytest.approx((2.5 + 15) / 20)
 
 
+def test_early_area_keeps_only_the_first_part_of_the_budget():
+    steps, curve = np.array([0, 10, 20, 30, 40]), np.array([0.0, 1.0, 1.0, 0.0, 0.0])
+    # Budget 40, first half: evaluations at 0, 10, 20 -> (5 + 10) / 20.
+    assert m.early_area(steps, curve, 40) == pytest.approx(0.75)
+    assert m.early_area(steps, curve, 40, fraction=1.0) == pytest.approx(m.area_under_curve(steps, curve))
+    assert np.isnan(m.early_area(np.array([30, 40]), np.array([0.5, 0.5]), 40))
+
+
 def test_smoothing_threshold_and_convergence():
     steps = np.arange(1, 9) * 100
     curve = np.array([0.0, 0.3, 0.9, 0.9, 0.6, 0.9, 0.95, 0.95])
