@@ -5,13 +5,14 @@ from a rule stated here and in the claims chapter."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
 from nasdqn import metrics as M
 from nasdqn import stats as S
+from nasdqn.config import RunConfig
 from nasdqn.records import RunResult
 
 ALPHA = 0.05  # family-wise error rate of each claim's comparisons (Holm)
@@ -33,6 +34,7 @@ def run_metrics(runs: Sequence[RunResult]) -> pd.DataFrame:
             "final_return": float(curve.iloc[-c.final_evals:].mean()),
             "final_score": final,
             "auc": M.area_under_curve(steps, score),
+            "early_auc": M.early_area(steps, score, c.steps),
             "steps_to_threshold": M.steps_to_threshold(steps, score),
             "convergence_step": M.convergence_step(steps, score, final),
             "final_level": float(M.final_window(score).mean()),
@@ -42,6 +44,7 @@ def run_metrics(runs: Sequence[RunResult]) -> pd.DataFrame:
             "search_share": M.search_share(r.timing),
             "switches": len(switches),
             "breaking_switches": int((~switches["preserving"].astype(bool)).sum()) if len(switches) else 0,
+            "first_switch": float(switches["step"].min()) if len(switches) else float("nan"),
             "last_switch": float(switches["step"].max()) if len(switches) else 0.0,
             "final_arch": str(events["to_arch"].iloc[-1]),
             "final_params": int(events["params"].iloc[-1]),
@@ -211,12 +214,7 @@ def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
     one (some fixed network would have done better), `ties` otherwise. Picking the best baseline on
     the same data and testing against it alone would be biased toward `hurts` (the winner's curse);
     it is shown, as `best_fixed` with the difference and its CI, but the verdict uses all three."""
-    frames = []
-    for env, g in table.groupby("env", sort=False):
-        c = compare(g, metric, method, [*baselines, control])
-        c.insert(0, "env", env)
-        frames.append(c)
-    comp = pd.concat(frames, ignore_index=True)
+    comp = compare_by_task(table, metric, method, [*baselines, control])
     fixed, ctrl = comp["against"].isin(baselines), comp["against"] == control
     comp.loc[fixed, "p_holm"] = S.holm(comp.loc[fixed, "welch_p"])
     comp.loc[ctrl, "p_holm"] = S.holm(comp.loc[ctrl, "welch_p"])
@@ -240,6 +238,58 @@ def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
             "beats_control": bool(vs_control is not None and vs_control["better"]),
         })
     return pd.DataFrame(rows).set_index("env")
+
+
+def search_summary(table: pd.DataFrame, by: str | list[str] = "method") -> pd.DataFrame:
+    """How runs searched, per group: mean switches and breaking switches per run, the median step of
+    the first switch, and the final architectures with their counts."""
+    return table.groupby(by, sort=False).agg(
+        switches=("switches", "mean"), breaking_switches=("breaking_switches", "mean"),
+        first_switch=("first_switch", "median"),
+        final_architectures=("final_arch", lambda s: ", ".join(f"{a} x{n}" for a, n in s.value_counts().items())),
+    ).round(1)
+
+
+def compare_by_task(table: pd.DataFrame, metric: Metric, method: str, others: Sequence[str]) -> pd.DataFrame:
+    """`compare` within each task (`env`), one frame; its Holm columns are per task only."""
+    frames = []
+    for env, g in table.groupby("env", sort=False):
+        c = compare(g, metric, method, others)
+        c.insert(0, "env", env)
+        frames.append(c)
+    return pd.concat(frames, ignore_index=True)
+
+
+def transfer_effects(table: pd.DataFrame, metrics: Sequence[Metric], treated: str = "transfer",
+                     reference: str = "fresh") -> pd.DataFrame:
+    """Per metric and task: each arm's mean, `treated` minus `reference` (difference of means,
+    bootstrap CI, Welch's t Holm-corrected over the tasks of each metric) and an effect word:
+    `helps` / `hurts` when significant in that direction, `no detected effect` otherwise."""
+    frames = []
+    for metric in metrics:
+        c = compare_by_task(table, metric, treated, [reference])
+        if len(c):
+            means = table.groupby(["env", "method"])[metric.column].mean()
+            c.insert(2, reference, [means[(env, reference)] for env in c["env"]])
+            c.insert(3, treated, [means[(env, treated)] for env in c["env"]])
+            c["p_holm"] = S.holm(c["welch_p"])
+            frames.append(c)
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    significant = out["p_holm"] < ALPHA
+    out["effect"] = np.where(significant & (out["difference"] > 0), "helps",
+                             np.where(significant & (out["difference"] < 0), "hurts", "no detected effect"))
+    return out.drop(columns=["welch_p_holm", "mwu_p_holm", "better", "worse"])
+
+
+def config_differences(a: Sequence[RunResult], b: Sequence[RunResult], ignore: Sequence[str] = ("seed",)
+                       ) -> list[str]:
+    """The options whose values differ between two groups of runs (compared as sets of values per
+    option), besides `ignore`: what makes two arms of a comparison different."""
+    names = [f.name for f in fields(RunConfig) if f.name not in ignore]
+    values = lambda runs, name: {repr(getattr(r.config, name)) for r in runs}  # noqa: E731
+    return [n for n in names if values(a, n) != values(b, n)]
 
 
 def _task_groups(table: pd.DataFrame, metric: str) -> list[np.ndarray]:

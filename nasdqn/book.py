@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from nasdqn import REPO_ROOT
+from nasdqn.analysis import hindsight_ranking, run_metrics
 from nasdqn.metrics import eval_curve, normalised
 from nasdqn.records import RunDirError, RunResult, read_run
 from nasdqn.stats import bootstrap_ci
@@ -320,14 +321,17 @@ class Experiment:
     refused: list[str]
     metrics: pd.DataFrame
 
+    @property
+    def cpu_hours(self) -> float:
+        """The runs' summed wall time (one core each): the experiment's compute, as run."""
+        return sum(r.meta.get("wall_time") or 0 for r in self.runs) / 3600
+
     def by_method(self, metric: str) -> dict[str, np.ndarray]:
         return {m: g[metric].to_numpy(dtype=float) for m, g in self.metrics.groupby("method", sort=False)}
 
 
 def load_experiment(name: str | None = None, root: Path | None = None) -> Experiment | None:
     """The book's experiment (`book_experiment`) or a named one; None when its data are absent."""
-    from nasdqn.analysis import run_metrics
-
     root = root or data_root()
     name = name or book_experiment(root)
     if not (root / "runs" / name).is_dir():
@@ -338,8 +342,6 @@ def load_experiment(name: str | None = None, root: Path | None = None) -> Experi
 
 def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] | None:
     """The sweep over the search space and its ranking, or None without sweep data."""
-    from nasdqn.analysis import hindsight_ranking
-
     sweep = load_experiment(SWEEP_EXPERIMENT, root)
     if sweep is None or sweep.metrics.empty:
         return None
@@ -354,6 +356,45 @@ def grid_description(name: str) -> str:
 def ablation_experiments() -> list[str]:
     """The ablation grids (experiments/ablation-*.yaml), by name."""
     return sorted(p.stem for p in EXPERIMENTS_DIR.glob("ablation-*.yaml"))
+
+
+TRANSFER_PREFIX, FRESH_SUFFIX = "transfer-", "-fresh"
+
+
+@dataclass
+class Transfer:
+    """A transfer grid's runs and their fresh reference: `fresh_source` names where those come from."""
+
+    task: str
+    transfer: Experiment
+    fresh: Experiment
+    fresh_source: str
+
+
+def transfer_experiments() -> list[str]:
+    """The controller-transfer grids (experiments/transfer-*.yaml, without their -fresh references)."""
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob(f"{TRANSFER_PREFIX}*.yaml")
+                  if not p.stem.endswith(FRESH_SUFFIX))
+
+
+def load_transfer(name: str, root: Path | None = None) -> Transfer | None:
+    """A transfer grid and its fresh reference: the grid `<name>-fresh` when there is one, else the
+    envs grid's runs of the same task and method (the chapter checks that only ctrl_init differs).
+    None when either side has no runs."""
+    transfer = load_experiment(name, root)
+    if transfer is None or not transfer.runs:
+        return None
+    if (EXPERIMENTS_DIR / f"{name}{FRESH_SUFFIX}.yaml").exists():
+        fresh, source = load_experiment(name + FRESH_SUFFIX, root), name + FRESH_SUFFIX
+    else:
+        envs = load_experiment(ENVS_EXPERIMENT, root)
+        env, method = transfer.runs[0].config.env, transfer.runs[0].config.method
+        runs = [r for r in envs.runs if (r.config.env, r.config.method) == (env, method)] if envs else []
+        fresh = Experiment(ENVS_EXPERIMENT, runs, [], run_metrics(runs)) if runs else None
+        source = f"{ENVS_EXPERIMENT} ({env}, {method})"
+    if fresh is None or not fresh.runs:
+        return None
+    return Transfer(name.removeprefix(TRANSFER_PREFIX), transfer, fresh, source)
 
 
 def arch_costs() -> pd.Series | None:

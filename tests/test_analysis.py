@@ -1,6 +1,8 @@
 """From runs to the book's tables: per-run metrics, comparisons, verdicts, costs and beliefs, on
 small hand-made runs whose answers are known."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,8 +36,10 @@ def test_run_metrics_by_hand():
     assert row["final_return"] == pytest.approx(-550.0)
     # Trapezoids over steps 250..1000: (0.25 + 0.7 + 0.9) * 250 / 750.
     assert row["auc"] == pytest.approx((0.25 + 0.7 + 0.9) / 3)
+    # First half of the 1000-step budget: the evaluations at 250 and 500.
+    assert row["early_auc"] == pytest.approx((0.0 + 0.5) / 2)
     assert row["sec_per_step"] == pytest.approx(0.02)
-    assert row["switches"] == 0 and row["final_arch"] == "relu-64x64"
+    assert row["switches"] == 0 and row["final_arch"] == "relu-64x64" and np.isnan(row["first_switch"])
 
 
 def test_compare_and_verdict_follow_the_rule():
@@ -78,6 +82,8 @@ def test_time_shares_and_chosen_cost():
     r = make_run("nas", 0, [0.0, 0.5], events=events)
     shares = analysis.arch_time_shares(r)
     assert shares["relu-32"] == pytest.approx(0.25) and shares["relu-64x64"] == pytest.approx(0.75)
+    row = analysis.run_metrics([r]).iloc[0]
+    assert row["first_switch"] == 250 and row["last_switch"] == 250 and row["switches"] == 1
     cost = pd.Series({"relu-32": 0.5, "relu-64x64": 1.0})
     assert analysis.chosen_cost([r], cost)["chosen_cost"].iloc[0] == pytest.approx(0.25 * 0.5 + 0.75)
 
@@ -121,6 +127,50 @@ def test_task_verdicts_helps_hurts_ties_against_the_best_fixed_network():
     assert out.loc["A", "fixed_difference"] == pytest.approx(0.3, abs=0.05)
     assert out["beats_control"].to_dict() == {"A": True, "B": True, "C": True}
     assert out["better_than"].to_dict() == {"A": 3, "B": 1, "C": 0} and out.loc["B", "worse_than"] >= 1
+
+
+def test_transfer_effects_per_task_and_metric():
+    rng = np.random.default_rng(1)
+    rows = []
+    # Task A: transfer raises early AUC by 0.3 and leaves the final score; task B: it lowers early
+    # AUC by 0.3; task C: no difference at all (the same runs seed by seed).
+    for env, early_gain in (("A", 0.3), ("B", -0.3), ("C", 0.0)):
+        for seed in range(6):
+            shared = 0.02 * rng.standard_normal()
+            for arm, gain in (("fresh", 0.0), ("transfer", early_gain)):
+                noise = shared if env == "C" else 0.02 * rng.standard_normal()
+                rows.append({"env": env, "method": arm, "seed": seed, "early_auc": 0.4 + gain + noise,
+                             "final_score": 0.9 + (shared if env == "C" else 0.02 * rng.standard_normal())})
+    out = analysis.transfer_effects(pd.DataFrame(rows), [analysis.Metric("early_auc", "early AUC"),
+                                                         analysis.Metric("final_score", "final score")])
+    early = out[out["metric"] == "early AUC"].set_index("env")
+    assert early["effect"].to_dict() == {"A": "helps", "B": "hurts", "C": "no detected effect"}
+    assert early.loc["A", "difference"] == pytest.approx(0.3, abs=0.05)
+    assert early.loc["A", "transfer"] - early.loc["A", "fresh"] == pytest.approx(early.loc["A", "difference"])
+    assert early.loc["B", "diff_high"] < 0 < early.loc["A", "diff_low"]
+    final = out[out["metric"] == "final score"].set_index("env")
+    assert (final["effect"] == "no detected effect").all() and (final["p_holm"] >= final["welch_p"]).all()
+
+
+def test_config_differences_names_what_differs_besides_the_seed():
+    fresh = [make_run("nas", s, [0.0, 0.5]) for s in range(2)]
+    moved = [dataclasses.replace(r, config=dataclasses.replace(r.config, ctrl_init="x/nas", seed=r.config.seed + 5))
+             for r in fresh]
+    assert analysis.config_differences(fresh, moved) == ["ctrl_init"]
+    assert analysis.config_differences(fresh, fresh) == []
+    assert "seed" in analysis.config_differences(fresh, moved, ignore=())
+
+
+def test_search_summary_counts_switches_and_final_networks():
+    grow = [(0, 0, None, "relu-32", np.nan, 0.0, 10, 0.0, True),
+            (300, 5, "relu-32", "relu-64", 0.0, 0.0, 20, 0.0, True),
+            (600, 9, "relu-64", "tanh-64", 0.0, 0.0, 20, 0.5, False)]
+    runs = [make_run("nas", 0, [0.0, 0.5], events=grow), make_run("nas", 1, [0.0, 0.5], events=grow[:2]),
+            make_run("fixed-small", 0, [0.0, 0.5])]
+    out = analysis.search_summary(analysis.run_metrics(runs))
+    assert out.loc["nas", "switches"] == 1.5 and out.loc["nas", "breaking_switches"] == 0.5
+    assert out.loc["nas", "first_switch"] == 300 and np.isnan(out.loc["fixed-small", "first_switch"])
+    assert out.loc["nas", "final_architectures"] == "tanh-64 x1, relu-64 x1"
 
 
 def test_aggregate_profiles_and_precision_by_hand():
