@@ -281,7 +281,13 @@ def _stderr_to(path: Path):
             os.close(saved)
 
 
-def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[str, str]:
+# A kernel that never started: with two workers, two kernels can pick the same free TCP port and one
+# dies with "Address already in use" (seen once in 300 runs). Nothing of the run has begun, so the
+# cell is started once more.
+KERNEL_START_ERRORS = ("Kernel didn't respond", "Kernel died before replying")
+
+
+def execute_cell(params: dict[str, Any], notebook: str, output: str, attempts: int = 2) -> tuple[str, str]:
     """Run the run notebook for one cell (in a worker process); returns (status, error)."""
     import papermill
 
@@ -294,6 +300,9 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str) -> tuple[st
     except Exception as e:  # the notebook failed; its executed copy keeps the traceback
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         status = run_status(params["out_dir"])
+        # No meta.json yet: the run itself never began.
+        if attempts > 1 and status in ("missing", "incomplete") and any(k in reason for k in KERNEL_START_ERRORS):
+            return execute_cell(params, notebook, output, attempts - 1)
         if status in ("missing", "incomplete", "running"):  # never overwrite a finished or recorded run
             config = RunConfig.from_dict({k: v for k, v in params.items() if k != "out_dir"})
             stopped = "KeyboardInterrupt" in reason  # interrupted before the run itself had started

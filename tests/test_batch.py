@@ -132,6 +132,27 @@ def test_a_failing_cell_is_recorded_and_does_not_stop_the_others(tmp_path):
     assert "boom" in (failed.out / "meta.json").read_text()
 
 
+@pytest.mark.parametrize("error, calls", [("Kernel didn't respond in 60 seconds", 2), ("boom", 1)])
+def test_a_kernel_that_never_started_is_started_once_more(tmp_path, monkeypatch, error, calls):
+    import papermill
+
+    import nasdqn.batch as batch
+    from nasdqn.config import RunConfig
+
+    seen = []
+
+    def fail(*args, **kwargs):
+        seen.append(args)
+        raise RuntimeError(error)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fail)
+    out = tmp_path / "run"
+    params = batch.notebook_parameters(RunConfig(steps=600), out)
+    status, reason = batch.execute_cell(params, str(batch.NOTEBOOK), str(out / "run.ipynb"))
+    assert len(seen) == calls and status == "failed" and reason == error
+    assert error in (out / "meta.json").read_text()
+
+
 @pytest.fixture(scope="module")
 def dask_cluster():
     with socket.socket() as s:
