@@ -432,6 +432,12 @@ class GainController:
         best = np.bincount(values.argmax(axis=1), minlength=len(self.archs))
         return best / best.sum()
 
+    def believed_values(self) -> np.ndarray:
+        """The posterior mean value of each architecture (in `space.all()` order; net of the compute
+        charge), in noise units relative to an unknown common level: only differences mean anything."""
+        mean, _ = self._factor()
+        return self.phi @ mean[: self.phi.shape[1]] - self.cost_weight * self.log_params
+
     # -- the protocol ------------------------------------------------------------------------------
     def initial(self) -> Arch:
         return self.start
@@ -455,8 +461,7 @@ class GainController:
         if self.moves == "local":
             # One edit away, and the architecture the model currently believes best, so that the
             # controller can return to it after exploring instead of walking back edit by edit.
-            values = self.phi @ mean[: self.phi.shape[1]] - self.cost_weight * self.log_params
-            believed = self.archs[int(np.argmax(values))]
+            believed = self.archs[int(np.argmax(self.believed_values()))]
             options = [*self.space.neighbours(current), believed]
         else:
             options = self.archs

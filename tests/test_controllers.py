@@ -230,6 +230,18 @@ def test_gain_controller_state_round_trip_and_refusal():
         other.load_state_dict(a.state_dict())
 
 
+def test_believed_values_are_flat_under_the_prior_and_differ_once_gains_are_learned():
+    fresh = GainController(SPACE, START, np.random.default_rng(0))
+    np.testing.assert_allclose(fresh.believed_values(), 0.0)
+    learned = GainController(SPACE, START, np.random.default_rng(0), warmup=0.0)
+    improving(learned, 0, one_faster, windows=40)
+    values = learned.believed_values()
+    assert values.shape == (SPACE.size,) and np.ptp(values) > 0.1
+    # A fresh controller that takes over the state believes exactly the same.
+    fresh.load_states([learned.state_dict()])
+    np.testing.assert_allclose(fresh.believed_values(), values)
+
+
 def test_gains_before_warmup_are_logged_but_not_learned():
     c = GainController(SPACE, START, np.random.default_rng(0), warmup=0.5)
     prior = c.posterior()[0].copy()
