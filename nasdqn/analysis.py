@@ -257,7 +257,10 @@ def compare_by_task(table: pd.DataFrame, metric: Metric, method: str, others: Se
         c = compare(g, metric, method, others)
         c.insert(0, "env", env)
         frames.append(c)
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+EFFECT_WORDS = ("helps", "hurts", "no detected effect")
 
 
 def transfer_effects(table: pd.DataFrame, metrics: Sequence[Metric], treated: str = "transfer",
@@ -278,18 +281,38 @@ def transfer_effects(table: pd.DataFrame, metrics: Sequence[Metric], treated: st
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
     significant = out["p_holm"] < ALPHA
-    out["effect"] = np.where(significant & (out["difference"] > 0), "helps",
-                             np.where(significant & (out["difference"] < 0), "hurts", "no detected effect"))
+    helps, hurts, neither = EFFECT_WORDS
+    out["effect"] = np.where(significant & (out["difference"] > 0), helps,
+                             np.where(significant & (out["difference"] < 0), hurts, neither))
     return out.drop(columns=["welch_p_holm", "mwu_p_holm", "better", "worse"])
+
+
+def pooled_effect(table: pd.DataFrame, metric: str, treated: str = "transfer", reference: str = "fresh"
+                  ) -> tuple[float, float, float]:
+    """Across the tasks that have both arms: the mean of the per-task differences `treated` minus
+    `reference` of `metric`, with a stratified-bootstrap 95% CI (`stats.stratified_difference_ci`)."""
+    def arm(g: pd.DataFrame, method: str) -> np.ndarray:
+        return g.loc[g["method"] == method, metric].to_numpy(dtype=float)
+
+    pairs = [(arm(g, treated), arm(g, reference)) for _, g in table.groupby("env", sort=False)]
+    pairs = [(t, r) for t, r in pairs if len(t) >= 2 and len(r) >= 2]
+    return S.stratified_difference_ci([t for t, _ in pairs], [r for _, r in pairs])
+
+
+def tasks_by_effect(effects: pd.DataFrame, metric_label: str) -> dict[str, list[str]]:
+    """From `transfer_effects`: the tasks under each effect word, for one metric."""
+    e = effects[effects["metric"] == metric_label]
+    return {w: list(e.loc[e["effect"] == w, "env"]) for w in EFFECT_WORDS}
 
 
 def config_differences(a: Sequence[RunResult], b: Sequence[RunResult], ignore: Sequence[str] = ("seed",)
                        ) -> list[str]:
     """The options whose values differ between two groups of runs (compared as sets of values per
     option), besides `ignore`: what makes two arms of a comparison different."""
-    names = [f.name for f in fields(RunConfig) if f.name not in ignore]
-    values = lambda runs, name: {repr(getattr(r.config, name)) for r in runs}  # noqa: E731
-    return [n for n in names if values(a, n) != values(b, n)]
+    def values(runs: Sequence[RunResult], name: str) -> set[str]:
+        return {repr(getattr(r.config, name)) for r in runs}
+
+    return [f.name for f in fields(RunConfig) if f.name not in ignore and values(a, f.name) != values(b, f.name)]
 
 
 def _task_groups(table: pd.DataFrame, metric: str) -> list[np.ndarray]:

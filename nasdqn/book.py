@@ -358,43 +358,35 @@ def ablation_experiments() -> list[str]:
     return sorted(p.stem for p in EXPERIMENTS_DIR.glob("ablation-*.yaml"))
 
 
-TRANSFER_PREFIX, FRESH_SUFFIX = "transfer-", "-fresh"
+# A transfer grid transfer-<task> has a fresh reference, transfer-<task>-fresh, and may have a control,
+# transfer-<task>-start: a fresh controller started at the architecture the transferred model values most.
+TRANSFER_PREFIX, FRESH_SUFFIX, START_SUFFIX = "transfer-", "-fresh", "-start"
 
 
 @dataclass
 class Transfer:
-    """A transfer grid's runs and their fresh reference: `fresh_source` names where those come from."""
+    """A transfer grid's runs, those of its fresh reference and, if run, of its start control."""
 
     task: str
     transfer: Experiment
     fresh: Experiment
-    fresh_source: str
+    start: Experiment | None
 
 
 def transfer_experiments() -> list[str]:
-    """The controller-transfer grids (experiments/transfer-*.yaml, without their -fresh references)."""
+    """The controller-transfer grids (experiments/transfer-*.yaml, without their references and controls)."""
     return sorted(p.stem for p in EXPERIMENTS_DIR.glob(f"{TRANSFER_PREFIX}*.yaml")
-                  if not p.stem.endswith(FRESH_SUFFIX))
+                  if not p.stem.endswith((FRESH_SUFFIX, START_SUFFIX)))
 
 
 def load_transfer(name: str, root: Path | None = None) -> Transfer | None:
-    """A transfer grid and its fresh reference: the grid `<name>-fresh` when there is one, else the
-    envs grid's runs of the same task and method (the chapter checks that only ctrl_init differs).
-    None when either side has no runs."""
-    transfer = load_experiment(name, root)
-    if transfer is None or not transfer.runs:
+    """A transfer grid with its fresh reference and start control; None when the transfer grid or its
+    reference has no runs (the control is optional)."""
+    transfer, fresh = load_experiment(name, root), load_experiment(name + FRESH_SUFFIX, root)
+    if transfer is None or fresh is None or not transfer.runs or not fresh.runs:
         return None
-    if (EXPERIMENTS_DIR / f"{name}{FRESH_SUFFIX}.yaml").exists():
-        fresh, source = load_experiment(name + FRESH_SUFFIX, root), name + FRESH_SUFFIX
-    else:
-        envs = load_experiment(ENVS_EXPERIMENT, root)
-        env, method = transfer.runs[0].config.env, transfer.runs[0].config.method
-        runs = [r for r in envs.runs if (r.config.env, r.config.method) == (env, method)] if envs else []
-        fresh = Experiment(ENVS_EXPERIMENT, runs, [], run_metrics(runs)) if runs else None
-        source = f"{ENVS_EXPERIMENT} ({env}, {method})"
-    if fresh is None or not fresh.runs:
-        return None
-    return Transfer(name.removeprefix(TRANSFER_PREFIX), transfer, fresh, source)
+    start = load_experiment(name + START_SUFFIX, root)
+    return Transfer(name.removeprefix(TRANSFER_PREFIX), transfer, fresh, start if start and start.runs else None)
 
 
 def arch_costs() -> pd.Series | None:

@@ -106,6 +106,27 @@ def mean_difference_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95, n
     return point, float(min(low, point)), float(max(high, point))
 
 
+def stratified_difference_ci(treated: Sequence[np.ndarray], reference: Sequence[np.ndarray], confidence: float = 0.95,
+                             n_resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """The mean over tasks of mean(treated) - mean(reference) within each task (every task weighs the
+    same), with a stratified-bootstrap CI: each task's runs of each arm resampled separately."""
+    treated = [np.asarray(g, dtype=float) for g in treated]
+    reference = [np.asarray(g, dtype=float) for g in reference]
+    if len(treated) != len(reference) or not treated:
+        raise ValueError(f"need one reference group per treated group, got {len(treated)} and {len(reference)}")
+    k = len(treated)
+    point = float(np.mean([t.mean() - r.mean() for t, r in zip(treated, reference, strict=True)]))
+
+    def across(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean([t.mean(axis=axis) - r.mean(axis=axis) for t, r in zip(samples[:k], samples[k:], strict=True)],
+                       axis=0)
+
+    res = sps.bootstrap((*treated, *reference), across, confidence_level=confidence, n_resamples=n_resamples,
+                        method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(seed))
+    low, high = res.confidence_interval
+    return point, float(min(low, point)), float(max(high, point))
+
+
 def welch_p(x: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -> float:
     """Welch's t-test (unequal variances) p-value."""
     return float(sps.ttest_ind(x, y, equal_var=False, alternative=alternative).pvalue)

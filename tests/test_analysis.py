@@ -148,6 +148,9 @@ def test_transfer_effects_per_task_and_metric():
     assert early.loc["A", "difference"] == pytest.approx(0.3, abs=0.05)
     assert early.loc["A", "transfer"] - early.loc["A", "fresh"] == pytest.approx(early.loc["A", "difference"])
     assert early.loc["B", "diff_high"] < 0 < early.loc["A", "diff_low"]
+    assert analysis.tasks_by_effect(out, "early AUC") == {"helps": ["A"], "hurts": ["B"], "no detected effect": ["C"]}
+    point, low, high = analysis.pooled_effect(pd.DataFrame(rows), "early_auc")
+    assert point == pytest.approx(np.mean(early["difference"])) and low <= point <= high
     final = out[out["metric"] == "final score"].set_index("env")
     assert (final["effect"] == "no detected effect").all() and (final["p_holm"] >= final["welch_p"]).all()
 
