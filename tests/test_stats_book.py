@@ -46,6 +46,25 @@ def test_score_and_final_tables_normalise_with_the_runs_own_anchors():
     assert final.loc["nas", "final_score"] == pytest.approx((1.0 + 0.5) / 2)
 
 
+def test_stratified_difference_weighs_every_task_the_same():
+    from nasdqn.stats import stratified_difference_ci
+
+    rng = np.random.default_rng(0)
+    # Task A: +1.0 with 4 runs per arm; task B: 0.0 with 20 runs per arm. Pooling runs would weigh B
+    # five times more; per-task differences averaged give (1 + 0) / 2.
+    a_t, a_r = 1.0 + 0.01 * rng.standard_normal(4), 0.01 * rng.standard_normal(4)
+    b_t, b_r = 0.01 * rng.standard_normal(20), 0.01 * rng.standard_normal(20)
+    point, low, high = stratified_difference_ci([a_t, b_t], [a_r, b_r])
+    expected = ((a_t.mean() - a_r.mean()) + (b_t.mean() - b_r.mean())) / 2
+    assert point == pytest.approx(expected) and low <= point <= high and high - low < 0.05
+    assert point == pytest.approx(0.5, abs=0.02)
+    same = rng.standard_normal(10)
+    point, low, high = stratified_difference_ci([same], [same])
+    assert point == 0.0 and low < 0 < high
+    with pytest.raises(ValueError, match="one reference group per treated group"):
+        stratified_difference_ci([a_t], [a_r, b_r])
+
+
 def test_plateau_rule_separates_flat_from_rising_curves():
     flat = _result("fixed-small", 0, [-1000, -600, -500, -500, -500, -500, -502, -501])
     rising = _result("nas", 0, [-1000, -950, -900, -850, -800, -750, -700, -650])
@@ -64,3 +83,23 @@ def test_performance_profile_by_hand_and_refusal():
     assert (low <= point).all() and (point <= high).all() and high[1] > low[1]
     with pytest.raises(ValueError, match="as many runs in every task"):
         performance_profile([np.zeros(3), np.zeros(4)], [0.5])
+
+
+def test_committed_transfer_pairs_differ_only_in_the_transferred_controller():
+    """Each transfer grid has its fresh reference (its -fresh grid) and start control (-start) in the
+    committed data; transfer differs from fresh in ctrl_init alone, the control in start_arch alone."""
+    from pathlib import Path
+
+    from nasdqn import analysis, book
+
+    names = book.transfer_experiments()
+    assert names and not any(n.endswith(book.FRESH_SUFFIX) for n in names)
+    for name in names:
+        pair = book.load_transfer(name, Path(__file__).resolve().parent.parent / "data")
+        assert pair is not None, name
+        assert analysis.config_differences(pair.fresh.runs, pair.transfer.runs, ignore=("seed", "experiment")) \
+            == ["ctrl_init"], name
+        assert {r.config.ctrl_init for r in pair.fresh.runs} == {""}
+        assert pair.start is not None, name
+        assert analysis.config_differences(pair.fresh.runs, pair.start.runs, ignore=("seed", "experiment")) \
+            == ["start_arch"], name
