@@ -93,17 +93,9 @@ def probability_of_improvement_ci(x: np.ndarray, y: np.ndarray, confidence: floa
 
 def mean_difference_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
                        seed: int = 0) -> tuple[float, float, float]:
-    """mean(x) - mean(y) with a bootstrap CI (each method's runs resampled separately)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-
-    def diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        return a.mean(axis=axis) - b.mean(axis=axis)
-
-    res = sps.bootstrap((x, y), diff, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
-                        vectorized=True, paired=False, rng=np.random.default_rng(seed))
-    point = float(x.mean() - y.mean())
-    low, high = res.confidence_interval
-    return point, float(min(low, point)), float(max(high, point))
+    """mean(x) - mean(y) with a bootstrap CI (each method's runs resampled separately): the one-task
+    case of `stratified_difference_ci`."""
+    return stratified_difference_ci([x], [y], confidence, n_resamples, seed)
 
 
 def stratified_difference_ci(treated: Sequence[np.ndarray], reference: Sequence[np.ndarray], confidence: float = 0.95,
