@@ -79,11 +79,26 @@ def _forward_interrupt(signum: int, frame: Any) -> None:
             pass
 
 
+# The cell a pool worker is running: (run directory, config), for the worker's last act if orphaned.
+_in_flight: tuple[str, RunConfig] | None = None
+
+
+def _worker_orphaned() -> None:
+    """The batch process is gone: record the run in flight as interrupted, then exit. The kernel,
+    orphaned in turn, also records it, but ipykernel's own parent poller may end the kernel first
+    (seen under load: the run was left `running`), so the worker records it before it goes."""
+    if _in_flight is not None:
+        out, config = _in_flight
+        if run_status(out) in ("missing", "incomplete", "running"):
+            record_failure(out, config, "interrupted", "the batch worker running it was killed")
+    os._exit(1)
+
+
 def _worker_init() -> None:
     """Pool workers forward Ctrl-C to their kernels, and exit when the batch process is gone (their
     kernels then see their own parent go)."""
     signal.signal(signal.SIGINT, _forward_interrupt)
-    watch_parent(lambda: os._exit(1))
+    watch_parent(_worker_orphaned)
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -291,8 +306,11 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str, attempts: i
     """Run the run notebook for one cell (in a worker process); returns (status, error)."""
     import papermill
 
+    global _in_flight
     Path(output).parent.mkdir(parents=True, exist_ok=True)  # here, so cells never started stay `missing`
     os.environ[WATCH_PARENT_ENV] = "1"  # the kernel inherits it and stops if this process dies
+    config = RunConfig.from_dict({k: v for k, v in params.items() if k != "out_dir"})
+    _in_flight = (params["out_dir"], config)
     try:
         with _stderr_to(Path(output).parent / "kernel.log"):
             papermill.execute_notebook(notebook, output, parameters=params, kernel_name="python3",
@@ -304,11 +322,12 @@ def execute_cell(params: dict[str, Any], notebook: str, output: str, attempts: i
         if attempts > 1 and status in ("missing", "incomplete") and any(k in reason for k in KERNEL_START_ERRORS):
             return execute_cell(params, notebook, output, attempts - 1)
         if status in ("missing", "incomplete", "running"):  # never overwrite a finished or recorded run
-            config = RunConfig.from_dict({k: v for k, v in params.items() if k != "out_dir"})
             stopped = "KeyboardInterrupt" in reason  # interrupted before the run itself had started
             record_failure(params["out_dir"], config, "interrupted" if stopped else "failed",
                            f"notebook failed: {reason}")
         return run_status(params["out_dir"]), reason
+    finally:
+        _in_flight = None
     status = run_status(params["out_dir"])
     return status, "" if status == "ok" else f"the notebook finished but the run directory says {status!r}"
 
