@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install reproduce book test lint bench clean
+.PHONY: install reproduce book test lint bench bench-competence clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: install lint
 
 bench: install
 	$(BIN)/python benchmarks/speed.py
+
+# Is our DQN a competent DQN? Our runs of experiments/competence.yaml, then SB3's DQN on the same cells.
+bench-competence: install
+	$(BIN)/nasdqn batch experiments/competence.yaml
+	$(BIN)/python benchmarks/competence.py experiments/competence.yaml --workers 2
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nasdqn.config import ConfigError, RunConfig, option_fields
+from nasdqn.config import PRESETS, TASK_PRESET, ConfigError, RunConfig, option_fields
 
 EXIT_BAD_INPUT = 2
 
@@ -19,6 +19,9 @@ def _flag(name: str) -> str:
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run options (defaults from nasdqn.config.RunConfig)")
+    group.add_argument("--preset", default=None, metavar="PRESET",
+                       help=f"per-task settings: {TASK_PRESET} (the env's own) or one of {', '.join(PRESETS)}; "
+                       "options given explicitly override the preset's (see `nasdqn presets`)")
     for f in option_fields():
         default = f.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
@@ -28,6 +31,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     given = {f.name: getattr(args, f.name) for f in option_fields() if getattr(args, f.name) is not None}
+    if args.preset is not None:
+        given["preset"] = args.preset
     return RunConfig.from_dict(given)
 
 
@@ -160,6 +165,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_presets(args: argparse.Namespace) -> int:
+    for name, preset in PRESETS.items():
+        options = ", ".join(f"{k}={v}" for k, v in preset.options.items())
+        print(f"{name} ({preset.env}, tuned for {preset.net_arch}): {options}\n    source: {preset.source}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasdqn",
@@ -196,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("grid", help="grid file, e.g. experiments/smoke.yaml")
     status.add_argument("--root", default="data", help="data root (default: data)")
     status.set_defaults(func=cmd_status)
+
+    presets = sub.add_parser("presets", help="the per-task settings presets and their sources",
+                             description="List every settings preset (--preset NAME, or `preset:` in a grid "
+                                         "file): its env, options and published source.")
+    presets.set_defaults(func=cmd_presets)
     return parser
 
 

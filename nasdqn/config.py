@@ -39,6 +39,80 @@ class ConfigError(ValueError):
     """A run option has a value that is not allowed; the message names what is allowed."""
 
 
+@dataclass(frozen=True)
+class Preset:
+    """Per-task settings, applied identically to every method on the task (fixed networks, random
+    controls, NAS-DQN), so that no method is tuned in its own favour. `options` are RunConfig values
+    (the budget included); `net_arch` is the network the settings were tuned for (the reference row)."""
+
+    env: str
+    options: dict[str, Any]
+    net_arch: str
+    source: str
+
+
+# RL Baselines3 Zoo's tuned DQN settings (hyperparams/dqn.yml); every key the zoo omits takes SB3's
+# DQN default, which is ours too: epsilon from 1.0, hard target copy, gradient-norm clip 10.
+_ZOO = "RL Baselines3 Zoo, hyperparams/dqn.yml (tuned for SB3's DQN)"
+PRESETS: dict[str, Preset] = {
+    "paper-pendulum": Preset(
+        PENDULUM_ID, {"steps": 100_000}, "relu-64x64",
+        "ours (the paper gives none): the RunConfig defaults, from the design prototype's Double DQN settings"),
+    "pendulum-v1": Preset(
+        "Pendulum-v1", {"steps": 30_000, "discretise": 5}, "relu-64x64",
+        "ours (no published discrete-action DQN setting): the paper pendulum's settings, 5 torques, 30k steps; "
+        "with them relu-64x64 passes -150 in 4 of 5 seeds by 20k steps"),
+    "cartpole": Preset(
+        "CartPole-v1", {"steps": 50_000, "lr": 2.3e-3, "batch_size": 64, "buffer_size": 100_000,
+                        "learning_starts": 1_000, "gamma": 0.99, "target_update": 10, "train_freq": 256,
+                        "gradient_steps": 128, "eps_fraction": 0.16, "eps_end": 0.04}, "relu-256x256", _ZOO),
+    "acrobot": Preset(
+        "Acrobot-v1", {"steps": 100_000, "lr": 6.3e-4, "batch_size": 128, "buffer_size": 50_000,
+                       "learning_starts": 0, "gamma": 0.99, "target_update": 250, "train_freq": 4,
+                       "gradient_steps": -1, "eps_fraction": 0.12, "eps_end": 0.1}, "relu-256x256", _ZOO),
+    "mountaincar": Preset(
+        "MountainCar-v0", {"steps": 120_000, "lr": 4e-3, "batch_size": 128, "buffer_size": 10_000,
+                           "learning_starts": 1_000, "gamma": 0.98, "target_update": 600, "train_freq": 16,
+                           "gradient_steps": 8, "eps_fraction": 0.2, "eps_end": 0.07}, "relu-256x256", _ZOO),
+    "lunarlander": Preset(
+        "LunarLander-v3", {"steps": 100_000, "lr": 6.3e-4, "batch_size": 128, "buffer_size": 50_000,
+                           "learning_starts": 0, "gamma": 0.99, "target_update": 250, "train_freq": 4,
+                           "gradient_steps": -1, "eps_fraction": 0.12, "eps_end": 0.1}, "relu-256x256",
+        _ZOO + "; the zoo tuned LunarLander-v2, v3 changed the dynamics"),
+}
+TASK_PRESET = "task"  # the preset named for the run's own env
+
+
+def preset_for(name: str, env: str) -> Preset:
+    """The preset `name` (or, for `task`, the one of `env`), checked to be for `env`."""
+    if name == TASK_PRESET:
+        found = [p for p in PRESETS.values() if p.env == env]
+        if not found:
+            raise ConfigError(f"preset task: no preset for env {env!r}; presets exist for "
+                              f"{', '.join(p.env for p in PRESETS.values())}")
+        return found[0]
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; allowed: {TASK_PRESET} (the env's own), {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    if preset.env != env:
+        raise ConfigError(f"preset {name} is for env {preset.env}, not {env}")
+    return preset
+
+
+def apply_preset(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with its `preset` key (if any) expanded: the preset's options, then every option given
+    explicitly on top (a smoke grid may shorten a preset's budget)."""
+    if "preset" not in values:
+        return values
+    rest = {k: v for k, v in values.items() if k != "preset"}
+    name = values["preset"]
+    if not isinstance(name, str):
+        raise ConfigError(f"preset {name!r}: expected a name; allowed: {TASK_PRESET}, {', '.join(PRESETS)}")
+    if "env" not in rest and name in PRESETS:  # a named preset brings its env
+        rest["env"] = PRESETS[name].env
+    return {**preset_for(name, str(rest.get("env", PENDULUM_ID))).options, **rest}
+
+
 def _opt(default: Any, help: str, **extra: Any) -> Any:
     return field(default=default, metadata={"help": help, **extra})
 
@@ -73,7 +147,11 @@ class RunConfig:
     batch_size: int = _opt(64, "minibatch size")
     buffer_size: int = _opt(100_000, "replay buffer capacity (transitions)")
     learning_starts: int = _opt(1_000, "steps of experience collected before the first update")
-    train_freq: int = _opt(1, "environment steps per gradient update")
+    train_freq: int = _opt(1, "environment steps between training phases")
+    gradient_steps: int = _opt(
+        1, "gradient updates per training phase; -1 = as many as environment steps since the last one "
+        "(train_freq), as in Stable-Baselines3", legacy=True,
+    )
     target_update: int = _opt(500, "steps between hard target-network updates")
     eps_start: float = _opt(1.0, "initial exploration rate")
     eps_end: float = _opt(0.05, "final exploration rate")
@@ -163,11 +241,19 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """A config from options given by name (YAML, JSON, the command line), coerced to their types; a
+        `preset` key expands into that preset's options first (see `apply_preset`)."""
+        values = apply_preset(values)
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(known)}")
         return cls(**{k: coerce(known[k], v) for k, v in values.items()})
+
+    @property
+    def updates_per_train(self) -> int:
+        """Gradient updates in each training phase (every `train_freq` steps)."""
+        return self.train_freq if self.gradient_steps == -1 else self.gradient_steps
 
     def replace(self, **changes: Any) -> RunConfig:
         return RunConfig.from_dict({**self.to_dict(), **changes})
@@ -298,6 +384,8 @@ def validate(c: RunConfig) -> None:
     _check(c.batch_size <= c.buffer_size <= 10_000_000, f"buffer_size {c.buffer_size}: allowed batch_size..10^7")
     _check(c.learning_starts >= 0, f"learning_starts {c.learning_starts}: must be >= 0")
     _check(c.train_freq >= 1, f"train_freq {c.train_freq}: must be >= 1")
+    _check(c.gradient_steps == -1 or 1 <= c.gradient_steps <= 100_000,
+           f"gradient_steps {c.gradient_steps}: allowed -1 (one per environment step) or 1..100000")
     _check(c.target_update >= 1, f"target_update {c.target_update}: must be >= 1")
     for name in ("eps_start", "eps_end", "eps_fraction"):
         v = getattr(c, name)

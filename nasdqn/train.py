@@ -192,6 +192,7 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
                             0.0, True)]
     window_returns: list[float] = []
     eps_steps = max(1, int(config.eps_fraction * config.steps))
+    updates_per_train, n_updates = config.updates_per_train, 0
     clock = time.perf_counter
 
     obs, _ = env.reset(seed=int(env_rng.integers(2**31)))
@@ -208,10 +209,12 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
         ep_return += reward
         ep_len += 1
         if step > config.learning_starts and step % config.train_freq == 0:
-            grad_norm = agent.update()
-            # Reading the norm forces no sync on CPU but costs a call: check every 250 steps.
-            if step % 250 == 0 and not math.isfinite(float(grad_norm)):
-                raise Diverged(_diagnose(agent, step, float(grad_norm), evals))
+            for _ in range(updates_per_train):
+                grad_norm = agent.update()
+                n_updates += 1
+                # Reading the norm forces no sync on CPU but costs a call: check every 250 updates.
+                if n_updates % 250 == 0 and not math.isfinite(float(grad_norm)):
+                    raise Diverged(_diagnose(agent, step, float(grad_norm), evals))
         if step % config.target_update == 0:
             agent.sync_target()
         t3 = clock()
