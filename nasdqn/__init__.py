@@ -7,3 +7,6 @@ __version__ = "0.1.0"
 # The checkout this package runs from (an editable install): grids, the run notebook, data and
 # benchmark results are found relative to it.
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# `import nasdqn` registers NASDQN/InvertedPendulum-v0 with Gymnasium, so `gym.make` finds it after it.
+from nasdqn import envs as _envs  # noqa: E402, F401

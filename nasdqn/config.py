@@ -121,7 +121,8 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 class RunConfig:
     # --- what to run -----------------------------------------------------------------------
     experiment: str = _opt("adhoc", "experiment name (the first level of the run directory)", scope="label")
-    env: str = _opt(PENDULUM_ID, "Gymnasium environment id with discrete actions (or see --n-actions)")
+    env: str = _opt(PENDULUM_ID, "Gymnasium environment id with discrete actions (continuous: see discretise), or "
+                    "module:EnvId to import the module that registers it first")
     method: str = _opt(
         "fixed-medium",
         "fixed-small | fixed-medium | fixed-large | fixed:<arch> (e.g. fixed:relu-128x128) | random "
@@ -357,7 +358,7 @@ def _check(ok: bool, message: str) -> None:
 def validate(c: RunConfig) -> None:
     """Refuse values that cannot make a meaningful run, naming the allowed range."""
     # Imported here because these modules import this one for ConfigError.
-    from nasdqn.envs import check_env_id
+    from nasdqn.envs import resolve_env_id
     from nasdqn.search_space import Arch, SearchSpace
 
     _check(bool(_NAME.match(c.experiment)), f"experiment {c.experiment!r}: use 1-64 letters, digits, _ . + -")
@@ -367,7 +368,7 @@ def validate(c: RunConfig) -> None:
     )
     if c.method.startswith("fixed:"):
         Arch.parse(c.method[len("fixed:"):])
-    check_env_id(c.env)
+    env_id = resolve_env_id(c.env)
     _check(0 <= c.seed <= MAX_SEED, f"seed {c.seed} is out of range; allowed: 0..{MAX_SEED}")
     _check(0 < c.steps <= MAX_STEPS, f"steps {c.steps} is out of range; allowed: 1..{MAX_STEPS}")
     _check(2 <= c.n_torques <= 1000, f"n_torques {c.n_torques}: allowed 2..1000")
@@ -377,7 +378,7 @@ def validate(c: RunConfig) -> None:
     for name in ("pendulum_mass", "pendulum_length"):
         v = getattr(c, name)
         _check(0 < v <= 100, f"{name} {v}: allowed (0, 100]")
-        _check(v == 1.0 or c.env == PENDULUM_ID, f"{name} applies only to env {PENDULUM_ID}")
+        _check(v == 1.0 or env_id == PENDULUM_ID, f"{name} applies only to env {PENDULUM_ID}")
     _check(0 < c.lr < 1, f"lr {c.lr}: allowed (0, 1)")
     _check(0 <= c.gamma <= 1, f"gamma {c.gamma}: allowed [0, 1]")
     _check(1 <= c.batch_size <= 100_000, f"batch_size {c.batch_size}: allowed 1..100000")

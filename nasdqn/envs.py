@@ -9,7 +9,9 @@ choices (DESIGN.md) and are constructor parameters.
 
 from __future__ import annotations
 
+import importlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,6 +174,7 @@ EXTRA_REFERENCE_RETURNS = {"Pendulum-v1": -150.0}
 
 def reference_return(env_id: str) -> float | None:
     """The score that normalises to 1 on a task other than the paper's pendulum (None: unknown)."""
+    env_id = resolve_env_id(env_id)
     threshold = gym.spec(env_id).reward_threshold
     return float(threshold) if threshold is not None else EXTRA_REFERENCE_RETURNS.get(env_id)
 
@@ -198,12 +201,34 @@ class DiscretiseActions(gym.ActionWrapper):
 gym.register(id=PENDULUM_ID, entry_point=InvertedPendulumEnv, disable_env_checker=True)
 
 
-def check_env_id(env_id: str) -> None:
+# `module:EnvId`, Gymnasium's own syntax: import the module (which registers the env), then make the id.
+# Only dotted Python identifiers are imported: never a path, never anything else.
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def resolve_env_id(env_id: str) -> str:
+    """The registered id that `env_id` names, after importing its module for `module:EnvId`; a
+    ConfigError saying what was tried when the module or the id is unknown."""
+    module, colon, name = env_id.rpartition(":")
+    if colon:
+        if not _MODULE.match(module):
+            raise ConfigError(f"environment {env_id!r}: {module!r} is not a Python module name; "
+                              "allowed: module:EnvId with a dotted module name, e.g. my_envs.grid:Grid-v0")
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # whatever the user's module raises on import, say what it was
+            raise ConfigError(f"environment {env_id!r}: cannot import module {module!r} "
+                              f"({type(e).__name__}: {e})") from None
+        if name not in gym.registry:
+            raise ConfigError(f"environment {env_id!r}: module {module!r} was imported but registers no env "
+                              f"{name!r}; allowed: ids registered with gymnasium.register")
+        return name
     if env_id not in gym.registry:
         near = [k for k in gym.registry if env_id.split("/")[-1].split("-")[0].lower() in k.lower()]
         hint = f" (did you mean {', '.join(near[:5])}?)" if near else ""
         raise ConfigError(f"unknown environment {env_id!r}{hint}; allowed: any registered Gymnasium id, "
-                          f"e.g. {PENDULUM_ID}, CartPole-v1, Acrobot-v1, Pendulum-v1")
+                          f"e.g. {PENDULUM_ID}, CartPole-v1, Acrobot-v1, Pendulum-v1, or module:EnvId")
+    return env_id
 
 
 def make_env(env_id: str, seed: int | None = None, *, n_torques: int = 5, max_torque: float = 3.0,
@@ -215,7 +240,7 @@ def make_env(env_id: str, seed: int | None = None, *, n_torques: int = 5, max_to
     `length`. A continuous-action env is refused unless `discretise` gives the bins per action
     dimension.
     """
-    check_env_id(env_id)
+    env_id = resolve_env_id(env_id)
     if env_id == PENDULUM_ID:
         env = gym.make(env_id, n_torques=n_torques, max_torque=max_torque, horizon=horizon, m=mass, l=length,
                        **kwargs)

@@ -51,7 +51,7 @@ class RunResult:
 
 def run_dir(root: str | Path, config: RunConfig) -> Path:
     """data/runs/<experiment>/<env>/<method>/seed=<n>, with '/' and ':' made path-safe."""
-    env = config.env.replace("/", "-")
+    env = config.env.replace("/", "-").replace(":", "_")
     method = config.method.replace(":", "_")
     return Path(root) / "runs" / config.experiment / env / method / f"seed={config.seed}"
 

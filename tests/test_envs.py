@@ -116,3 +116,76 @@ class _MultiBinaryActions(gym.Env):
 
 
 gym.register("Test/MultiBinaryActions-v0", entry_point=_MultiBinaryActions)
+
+
+# -- Gymnasium conventions -------------------------------------------------------------------------
+USER_ENV = '''
+import gymnasium as gym
+from gymnasium import spaces
+import numpy as np
+
+
+class Corridor(gym.Env):
+    """Walk right to the end of a short corridor."""
+
+    observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.x = max(0, self.x + (1 if action == 1 else -1))
+        done = self.x >= 5
+        return np.array([self.x / 5], np.float32), float(done), done, False, {}
+
+
+gym.register(id="UserCorridor-v0", entry_point=Corridor, max_episode_steps=50)
+'''
+
+
+def test_import_nasdqn_registers_the_paper_pendulum():
+    import subprocess
+    import sys
+
+    code = f"import gymnasium as gym, nasdqn; print(gym.make({PENDULUM_ID!r}).action_space)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and "Discrete(5)" in done.stdout, done.stderr
+
+
+def test_module_colon_env_id_imports_the_users_module(tmp_path, monkeypatch):
+    from nasdqn.cli import main
+    from nasdqn.config import RunConfig
+    from nasdqn.records import read_run, run_dir
+
+    (tmp_path / "user_envs").mkdir()
+    (tmp_path / "user_envs" / "__init__.py").write_text("")
+    (tmp_path / "user_envs" / "corridor.py").write_text(USER_ENV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = make_env("user_envs.corridor:UserCorridor-v0", seed=0)
+    assert env.action_space.n == 2
+    config = RunConfig(env="user_envs.corridor:UserCorridor-v0", steps=300, learning_starts=50, eval_every=300,
+                       eval_episodes=2)
+    out = run_dir(tmp_path / "data", config)
+    assert ":" not in str(out.relative_to(tmp_path))
+    assert main(["train", "--env", config.env, "--steps", "300", "--learning-starts", "50", "--eval-every", "300",
+                 "--eval-episodes", "2", "--root", str(tmp_path / "data"), "--quiet"]) == 0
+    assert read_run(out).config.env == config.env
+
+
+@pytest.mark.parametrize("env_id,match", [
+    ("no_such_module_xyz:Foo-v0", "cannot import module 'no_such_module_xyz' (ModuleNotFoundError"),
+    ("json:Foo-v0", "module 'json' was imported but registers no env 'Foo-v0'"),
+    ("../../etc/passwd:Foo-v0", "is not a Python module name"),
+    ("os; import sys:Foo-v0", "is not a Python module name"),
+    ("__import__('os').system('true'):X-v0", "is not a Python module name"),
+])
+def test_bad_module_env_ids_are_one_line_errors(tmp_path, capsys, env_id, match):
+    from nasdqn.cli import main
+
+    assert main(["train", "--env", env_id, "--root", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match in err, err
+    assert not (tmp_path / "data").exists()
