@@ -103,6 +103,24 @@ class DQNAgent:
         self.optimizer.step(self.grad, grad_scale=torch.clamp(norm / self.grad_clip, min=1.0))
         return norm
 
+    def snapshot(self) -> dict:
+        """Everything an update changes (weights, target, Adam's moments, the minibatch generator),
+        so that a probe can train the agent a little and `restore` leaves the run as it was."""
+        opt = self.optimizer
+        return {"online": self.online.flat.clone(), "target": self.target.flat.clone(),
+                "adam": (opt.exp_avg.clone(), opt.exp_avg_sq.clone(), opt.step_count.clone()),
+                "rng": self.rng.bit_generator.state, "arch": self.arch}
+
+    def restore(self, snapshot: dict) -> None:
+        if snapshot["arch"] != self.arch:
+            raise ValueError(f"snapshot of {snapshot['arch']} cannot restore an agent of {self.arch}")
+        opt = self.optimizer
+        self.online.flat.copy_(snapshot["online"])
+        self.target.flat.copy_(snapshot["target"])
+        for mine, saved in zip((opt.exp_avg, opt.exp_avg_sq, opt.step_count), snapshot["adam"], strict=True):
+            mine.copy_(saved)
+        self.rng.bit_generator.state = snapshot["rng"]
+
     def sync_target(self) -> None:
         self.target.flat.copy_(self.online.flat)
 

@@ -158,13 +158,16 @@ ControllerFactory = Callable[[RunConfig, np.random.Generator, tuple[int, int]], 
 
 
 def train(config: RunConfig, progress: Callable[[int], None] | None = None,
-          controller_factory: ControllerFactory = make_controller) -> RunResult:
+          controller_factory: ControllerFactory = make_controller,
+          observer: Callable[[int, DQNAgent], None] | None = None) -> RunResult:
     """Train one agent for `config.steps` environment steps and return everything measured.
 
     `progress(n)` is called with the number of steps done since the last call (for progress bars).
     `controller_factory(config, rng, (obs_size, n_actions))` builds the architecture controller: the
     place to plug in a new one (anything with the methods of `controllers.Controller`); the default
     builds the one `config.method` names. A run with the default is a pure function of the config.
+    `observer(step, agent)` is called after every evaluation, for diagnostics; it must leave the agent
+    as it found it (`DQNAgent.snapshot` / `restore`), or the run is no longer that config's.
     """
     torch.set_num_threads(config.threads)
     threadpool_limits(config.threads)  # numpy's BLAS too (the learned controller's linear algebra)
@@ -251,6 +254,8 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
                 raise Diverged(_diagnose(agent, step, float("nan"), evals))
             evals.extend((step, i, float(r), str(agent.arch)) for i, r in enumerate(returns))
             timing["eval"] += clock() - t0
+            if observer is not None:
+                observer(step, agent)
         if progress is not None and step % 1000 == 0:
             progress(1000)
     if progress is not None and config.steps % 1000:

@@ -103,3 +103,9 @@ def test_sb3_peer_benchmark_runs_a_cell_into_a_readable_run(tmp_path):
     assert "1 already done, 0 to run" in again.stdout
     bad = subprocess.run([sys.executable, script, str(tmp_path / "none.yaml")], capture_output=True, text=True)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_churn_probe_script_starts():
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "churn.py"), "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "--live-every" in done.stdout

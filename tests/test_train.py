@@ -182,3 +182,24 @@ def test_pendulum_variants_change_the_dynamics_and_the_reference():
     base = Evaluator(RunConfig(eval_episodes=4)).anchors()["reference_return"]
     heavy = Evaluator(RunConfig(eval_episodes=4, pendulum_mass=1.5, pendulum_length=1.2)).anchors()["reference_return"]
     assert base != heavy
+
+
+def test_an_observer_that_restores_the_agent_leaves_the_run_unchanged():
+    config = RunConfig(method="fixed-medium", seed=3, **TINY)
+    plain = train(config)
+    seen = []
+
+    def probe(step, agent):
+        saved = agent.snapshot()
+        before = agent.greedy(agent.buffer.recent_states(64))
+        for _ in range(20):
+            agent.update()
+            agent.sync_target()
+        seen.append((step, bool((agent.greedy(agent.buffer.recent_states(64)) != before).any())))
+        agent.restore(saved)
+
+    probed = train(config, observer=probe)
+    assert [s for s, _ in seen] == [500, 1000, 1500]
+    assert any(changed for _, changed in seen)  # the probe did move the network before restoring it
+    for t in ("episodes", "evals"):
+        pd.testing.assert_frame_equal(getattr(plain, t), getattr(probed, t))
