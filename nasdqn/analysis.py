@@ -32,6 +32,8 @@ def run_metrics(runs: Sequence[RunResult]) -> pd.DataFrame:
         rows.append({
             "env": c.env, "method": c.method, "seed": c.seed,
             "final_return": float(curve.iloc[-c.final_evals:].mean()),
+            "peak_return": float(curve.max()),
+            "final_train_return": M.final_training_return(r.episodes, c.steps),
             "final_score": final,
             "auc": M.area_under_curve(steps, score),
             "early_auc": M.early_area(steps, score, c.steps),
@@ -350,3 +352,41 @@ def precision_by_seeds(table: pd.DataFrame, metric: str) -> pd.DataFrame:
                      "seeds_for_0.1": int(np.ceil(len(v) * (half / 0.1) ** 2)),
                      "seeds_for_0.05": int(np.ceil(len(v) * (half / 0.05) ** 2))})
     return pd.DataFrame(rows)
+
+
+# -- peers (is our DQN a competent DQN?) ------------------------------------------------------------
+def peer_comparison(ours: pd.DataFrame, peer: pd.DataFrame, metric: str = "final_return") -> pd.DataFrame:
+    """Per task: our runs against a peer implementation's runs of the same cells (`run_metrics`
+    tables): each side's mean with its t interval, ours minus the peer's with Welch's interval and
+    p-value (Holm over the tasks), the seeds whose final return reaches the task's `solved` return,
+    the training returns beside the greedy ones, and CPU-seconds per run. `verdict`: `matches`
+    when the 95% interval of the difference covers 0, `better` / `worse` when it lies above / below
+    it (unadjusted: a shortfall is to be found, not explained away by the number of tasks)."""
+    from nasdqn.envs import reference_return
+
+    rows = []
+    for env, mine in ours.groupby("env", sort=False):
+        theirs = peer[peer["env"] == env]
+        if len(mine) < 2 or len(theirs) < 2:
+            continue
+        x, y = mine[metric].to_numpy(dtype=float), theirs[metric].to_numpy(dtype=float)
+        solved = reference_return(env)
+        diff, low, high = S.welch_difference_ci(x, y)
+        row = {"env": env}
+        for side, t in (("ours", mine), ("peer", theirs)):
+            v = t[metric].to_numpy(dtype=float)
+            row[f"{side}_n"] = len(v)
+            row[side], row[f"{side}_low"], row[f"{side}_high"] = S.t_ci(v)
+            row[f"{side}_solved"] = int((v >= solved).sum()) if solved is not None else 0
+            row[f"{side}_train"] = float(t["final_train_return"].mean())
+            row[f"{side}_peak"] = float(t["peak_return"].mean())
+            row[f"{side}_cpu_s"] = float((t["sec_per_step"] * t["steps"]).mean())
+        same = np.allclose(x, x[0]) and np.allclose(y, y[0])
+        row.update({"solved_return": solved, "difference": diff, "diff_low": low, "diff_high": high,
+                    "p": (0.0 if x[0] != y[0] else 1.0) if same else S.welch_p(x, y)})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = S.holm(out["p"])
+        out["verdict"] = np.where(out["diff_low"] > 0, "better", np.where(out["diff_high"] < 0, "worse", "matches"))
+    return out.set_index("env") if len(out) else out

@@ -389,6 +389,32 @@ def load_transfer(name: str, root: Path | None = None) -> Transfer | None:
     return Transfer(name.removeprefix(TRANSFER_PREFIX), transfer, fresh, start if start and start.runs else None)
 
 
+COMPETENCE_EXPERIMENT, PEER_SUFFIX = "competence", "-sb3"
+
+
+def preset_table() -> pd.DataFrame:
+    """Every settings preset as a column: its env, the options it sets (blank: the RunConfig
+    default) and the network it was tuned for; `preset_sources` says where each comes from."""
+    from nasdqn.config import PRESETS, RunConfig
+
+    defaults = RunConfig().to_dict()
+    names = list(dict.fromkeys(k for p in PRESETS.values() for k in p.options))
+    rows = {"env": {n: p.env for n, p in PRESETS.items()}}
+    for option in names:
+        rows[option] = {n: p.options.get(option, "") for n, p in PRESETS.items()}
+    rows["tuned for"] = {n: p.net_arch for n, p in PRESETS.items()}
+    table = pd.DataFrame(rows).T
+    table.insert(0, "default", [defaults.get(o, "") for o in table.index])
+    return table
+
+
+def preset_sources() -> str:
+    """One Markdown line per preset: its name, env and source."""
+    from nasdqn.config import PRESETS
+
+    return "\n".join(f"- `{n}` ({p.env}): {p.source}." for n, p in PRESETS.items())
+
+
 def arch_costs() -> pd.Series | None:
     """Cost per step of each architecture relative to relu-64x64, measured side by side by
     benchmarks/arch_cost.py, or None if that benchmark has not been run."""

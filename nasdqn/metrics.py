@@ -29,6 +29,13 @@ def final_performance(evals: pd.DataFrame, last: int = 5) -> float:
     return float(eval_curve(evals).iloc[-last:].mean())
 
 
+def final_training_return(episodes: pd.DataFrame, budget: int, fraction: float = 0.1) -> float:
+    """Mean return of the training episodes (exploring, network changing at every update) that end in
+    the last `fraction` of the budget: what training-curve benchmarks report, beside the greedy score."""
+    late = episodes.loc[episodes["step"] > (1 - fraction) * budget, "return"]
+    return float(late.mean()) if len(late) else float("nan")
+
+
 def normalised(value, random_return: float, reference_return: float):
     """(R - R_random) / (R_reference - R_random): 0 is a uniform random policy, 1 the reference."""
     return (value - random_return) / (reference_return - random_return)

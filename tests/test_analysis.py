@@ -25,7 +25,10 @@ def make_run(method: str, seed: int, scores: list[float], events=None, timing=No
     arch_events = pd.DataFrame(events, columns=["step", "episode", "from_arch", "to_arch", "score", "entropy",
                                                 "params", "morph_error", "preserving"])
     timing = timing or {"total": 10.0, "controller": 0.01, "morph": 0.01}
-    return RunResult(RunConfig(method=method, seed=seed, steps=steps, final_evals=2), pd.DataFrame(), evals,
+    # One training episode per evaluation, returning 10 less than the greedy policy.
+    episodes = pd.DataFrame({"step": evals["step"], "episode": np.arange(1, n + 1), "return": evals["return"] - 10,
+                             "length": steps // n, "epsilon": 0.05, "arch": "relu-32"})
+    return RunResult(RunConfig(method=method, seed=seed, steps=steps, final_evals=2), episodes, evals,
                      arch_events, timing, ANCHORS, controller or {})
 
 
@@ -40,6 +43,9 @@ def test_run_metrics_by_hand():
     assert row["early_auc"] == pytest.approx((0.0 + 0.5) / 2)
     assert row["sec_per_step"] == pytest.approx(0.02)
     assert row["switches"] == 0 and row["final_arch"] == "relu-64x64" and np.isnan(row["first_switch"])
+    assert row["peak_return"] == pytest.approx(-1000.0 + 0.9 * 500)
+    # Training episodes in the last 10% of the budget (after step 900): the one at step 1000.
+    assert row["final_train_return"] == pytest.approx(-1000.0 + 0.9 * 500 - 10)
 
 
 def test_compare_and_verdict_follow_the_rule():
@@ -190,3 +196,22 @@ def test_aggregate_profiles_and_precision_by_hand():
     prec = analysis.precision_by_seeds(table, "final_score").set_index("env")
     half = prec.loc["A", "ci_half_width"]
     assert 0 < half < 0.5 and prec.loc["A", "seeds_for_0.1"] == int(np.ceil(4 * (half / 0.1) ** 2))
+
+
+def test_peer_comparison_per_task_with_welch_intervals_and_solved_counts():
+    def table(returns: dict[str, list[float]]) -> pd.DataFrame:
+        rows = [{"env": env, "final_return": v, "peak_return": v + 5, "final_train_return": v - 5,
+                 "sec_per_step": 0.001, "steps": 1000} for env, vs in returns.items() for v in vs]
+        return pd.DataFrame(rows)
+
+    ours = table({"CartPole-v1": [480.0, 490.0, 470.0], "Acrobot-v1": [-80.0, -90.0, -85.0]})
+    peer = table({"CartPole-v1": [300.0, 310.0, 290.0], "Acrobot-v1": [-82.0, -88.0, -86.0]})
+    out = analysis.peer_comparison(ours, peer)
+    cart, acro = out.loc["CartPole-v1"], out.loc["Acrobot-v1"]
+    assert cart["difference"] == pytest.approx(180.0) and cart["verdict"] == "better" and cart["diff_low"] > 0
+    assert cart["ours_solved"] == 2 and cart["peer_solved"] == 0 and cart["solved_return"] == 475.0
+    assert acro["verdict"] == "matches" and acro["diff_low"] < 0 < acro["diff_high"]
+    assert acro["ours_solved"] == 3  # all above Acrobot's -100
+    assert cart["ours_cpu_s"] == pytest.approx(1.0) and cart["ours_train"] == pytest.approx(475.0)
+    worse = analysis.peer_comparison(peer, ours).loc["CartPole-v1"]
+    assert worse["verdict"] == "worse" and worse["p_holm"] < 0.05

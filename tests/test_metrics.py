@@ -97,3 +97,21 @@ def test_stratified_bootstrap_keeps_each_task_and_pools_the_statistic():
     assert 0.55 < low <= point <= high < 0.75
     p2, l2, h2 = st.stratified_bootstrap_ci([a, b])  # IQM by default
     assert l2 <= p2 <= h2
+
+
+def test_t_and_welch_intervals_by_hand():
+    from scipy import stats as sps
+
+    from nasdqn.stats import t_ci, welch_difference_ci
+
+    v = np.array([1.0, 2.0, 3.0, 4.0])
+    mean, low, high = t_ci(v)
+    half = sps.t.ppf(0.975, 3) * v.std(ddof=1) / 2  # sem = sd / sqrt(4)
+    assert mean == 2.5 and low == pytest.approx(2.5 - half) and high == pytest.approx(2.5 + half)
+    assert t_ci(np.array([7.0, 7.0])) == (7.0, 7.0, 7.0)
+    x, y = np.array([10.0, 12.0, 14.0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    diff, low, high = welch_difference_ci(x, y)
+    se = np.sqrt(x.var(ddof=1) / 3 + y.var(ddof=1) / 5)
+    dof = se**4 / ((x.var(ddof=1) / 3) ** 2 / 2 + (y.var(ddof=1) / 5) ** 2 / 4)  # Welch-Satterthwaite
+    assert diff == 9.0 and high - diff == pytest.approx(sps.t.ppf(0.975, dof) * se)
+    assert diff - low == pytest.approx(high - diff)

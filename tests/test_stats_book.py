@@ -33,7 +33,8 @@ def _result(method: str, seed: int, returns: list[float]) -> RunResult:
     events = pd.DataFrame([(0, 0, None, "relu-32", np.nan, 0.0, 293, 0.0, True)],
                           columns=["step", "episode", "from_arch", "to_arch", "score", "entropy", "params",
                                    "morph_error", "preserving"])
-    return RunResult(RunConfig(method=method, seed=seed, final_evals=2), pd.DataFrame(), evals, events,
+    episodes = pd.DataFrame(columns=["step", "episode", "return", "length", "epsilon", "arch"])
+    return RunResult(RunConfig(method=method, seed=seed, final_evals=2), episodes, evals, events,
                      {"total": 1.0}, {"random_return": -1000.0, "reference_return": -500.0})
 
 
