@@ -359,7 +359,8 @@ def peer_comparison(ours: pd.DataFrame, peer: pd.DataFrame, metric: str = "final
     """Per task: our runs against a peer implementation's runs of the same cells (`run_metrics`
     tables): each side's mean with its t interval, ours minus the peer's with Welch's interval and
     p-value (Holm over the tasks), the seeds whose final return reaches the task's `solved` return,
-    the training returns beside the greedy ones, and CPU-seconds per run. `verdict`: `matches`
+    the training returns beside the greedy ones, CPU-seconds per run, and the minimum detectable
+    effect (`mde`: what a `matches` could have missed, at 80% power). `verdict`: `matches`
     when the 95% interval of the difference covers 0, `better` / `worse` when it lies above / below
     it (unadjusted: a shortfall is to be found, not explained away by the number of tasks)."""
     from nasdqn.envs import reference_return
@@ -383,6 +384,7 @@ def peer_comparison(ours: pd.DataFrame, peer: pd.DataFrame, metric: str = "final
             row[f"{side}_cpu_s"] = float((t["sec_per_step"] * t["steps"]).mean())
         same = np.allclose(x, x[0]) and np.allclose(y, y[0])
         row.update({"solved_return": solved, "difference": diff, "diff_low": low, "diff_high": high,
+                    "mde": S.minimum_detectable_effect(x, y),
                     "p": (0.0 if x[0] != y[0] else 1.0) if same else S.welch_p(x, y)})
         rows.append(row)
     out = pd.DataFrame(rows)

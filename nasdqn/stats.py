@@ -141,6 +141,20 @@ def welch_difference_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) 
     return diff, float(ci.low), float(ci.high)
 
 
+def minimum_detectable_effect(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true difference of means that a two-sided Welch test at `alpha` would detect with
+    probability `power`, at these samples' sizes and standard deviations: (t_{1-alpha/2} + t_power) x
+    the standard error, on Welch-Satterthwaite degrees of freedom. What a `matches` or `ties` could
+    have missed."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se = float(np.sqrt(vx + vy))
+    if se == 0:
+        return 0.0
+    dof = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
+    return float((sps.t.ppf(1 - alpha / 2, dof) + sps.t.ppf(power, dof)) * se)
+
+
 def welch_p(x: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -> float:
     """Welch's t-test (unequal variances) p-value."""
     return float(sps.ttest_ind(x, y, equal_var=False, alternative=alternative).pvalue)
