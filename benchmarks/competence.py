@@ -28,12 +28,10 @@ import pandas as pd
 
 from nasdqn import REPO_ROOT
 from nasdqn.batch import load_grid
+from nasdqn.book import PEER_SUFFIX
 from nasdqn.config import ConfigError, RunConfig, method_arch
 from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run
 from nasdqn.search_space import Arch
-
-SUFFIX = "-sb3"
-
 
 def sb3_run(config: RunConfig) -> RunResult:
     """Train SB3's DQN with `config`'s settings; return a RunResult shaped like one of ours."""
@@ -113,8 +111,8 @@ def run_cell(config: RunConfig, out: Path) -> str:
 def peer_cells(grid: str | Path, root: str | Path) -> tuple[str, list[tuple[RunConfig, Path]]]:
     """The grid's cells renamed to the peer's experiment (`<name>-sb3`), with their run directories."""
     name, cells = load_grid(grid, root)
-    configs = [c.config.replace(experiment=name + SUFFIX) for c in cells]
-    return name + SUFFIX, [(c, run_dir(Path(root).resolve(), c)) for c in configs]
+    configs = [c.config.replace(experiment=name + PEER_SUFFIX) for c in cells]
+    return name + PEER_SUFFIX, [(c, run_dir(Path(root).resolve(), c)) for c in configs]
 
 
 def main(argv: list[str] | None = None) -> int:
