@@ -33,6 +33,7 @@ from nasdqn.config import ConfigError, RunConfig, method_arch
 from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run
 from nasdqn.search_space import Arch
 
+
 def sb3_run(config: RunConfig) -> RunResult:
     """Train SB3's DQN with `config`'s settings; return a RunResult shaped like one of ours."""
     import stable_baselines3

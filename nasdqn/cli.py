@@ -165,6 +165,53 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: expected whole numbers separated by commas, e.g. 0,3") from None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from nasdqn.batch import load_grid, open_executor
+    from nasdqn.verify import regenerate_and_compare, select_cells
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: need at least 1")
+    seeds = _int_list(args.seeds) if args.seeds else None
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    name, cells = load_grid(args.grid, args.into)
+    chosen = select_cells(cells, seeds, methods)  # input errors before anything runs
+    print(f"{name}: regenerating {len(chosen)} cells into {args.into} (cells already ok there are kept)")
+    bar = tqdm(total=len(chosen), unit="run", desc=f"verify {name}", dynamic_ncols=True, disable=args.quiet or None)
+    with open_executor(args.workers, args.scheduler) as (executor, slots):
+        try:
+            comparison, agree = regenerate_and_compare(
+                args.grid, args.into, args.root, executor, slots, seeds, methods,
+                on_done=lambda cell, status, error: bar.update(1))
+        finally:
+            bar.close()
+    for _, r in comparison[~comparison["identical"]].iterrows():
+        why = r["problem"] or (f"{r['differing_tables']} differ; largest evaluation-return difference "
+                               f"{r['largest_eval_difference']:.3g}")
+        print(f"  {r['env']} {r['method']} seed={r['seed']}: {why}")
+    identical = int(comparison["identical"].sum())
+    print(f"{identical} of {len(comparison)} runs reproduced bit for bit")
+    for _, r in agree[~agree["agrees"].eq(True)].iterrows():  # False, or None: cannot judge
+        word = "metrics disagree" if r["agrees"] is False else "differ, too few seeds to judge agreement"
+        print(f"  {r['env']} {r['method']}: {word} (mean final score {r['final_score_difference']:+.3g}, "
+              f"AUC {r['auc_difference']:+.3g}, regenerated minus committed)")
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        comparison.to_csv(args.report, index=False)
+    verified = (comparison["problem"] == "").all() and bool(agree["agrees"].eq(True).all())
+    print("verified: every run identical or agreeing within its intervals" if verified else
+          "not verified: see the lines above")
+    return 0 if verified else 1
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for name, preset in PRESETS.items():
         options = ", ".join(f"{k}={v}" for k, v in preset.options.items())
@@ -208,6 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("grid", help="grid file, e.g. experiments/smoke.yaml")
     status.add_argument("--root", default="data", help="data root (default: data)")
     status.set_defaults(func=cmd_status)
+
+    verify = sub.add_parser("verify", help="regenerate a grid's runs elsewhere and compare them with the committed",
+                            description="Run cells of a grid into another data root and compare each run's tables "
+                                        "with its committed twin: bit for bit, and where they differ, the largest "
+                                        "difference and whether the metrics agree within their intervals. Exit 0 "
+                                        "when all runs are identical or all agree, 1 otherwise.")
+    verify.add_argument("grid", help="grid file, e.g. experiments/paper.yaml")
+    verify.add_argument("--into", default="reproduced", help="data root to regenerate into (default: reproduced)")
+    verify.add_argument("--root", default="data", help="data root of the committed runs (default: data)")
+    verify.add_argument("--seeds", default=None, help="only these seeds, e.g. 0,3 (default: all)")
+    verify.add_argument("--methods", default=None, help="only these methods, e.g. fixed-medium,nas (default: all)")
+    verify.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes")
+    verify.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="run on this Dask scheduler")
+    verify.add_argument("--report", default=None, help="write the per-run comparison as CSV here")
+    verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    verify.set_defaults(func=cmd_verify)
 
     presets = sub.add_parser("presets", help="the per-task settings presets and their sources",
                              description="List every settings preset (--preset NAME, or `preset:` in a grid "

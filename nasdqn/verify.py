@@ -1,0 +1,127 @@
+"""Reproduction checks: cells of a grid regenerated into another data root and compared, run by run,
+with their committed twins.
+
+A run is a pure function of its config and seed, so on the same software a regenerated run's tables
+(`episodes`, `evals`, `arch_events`) must equal the committed run's bit for bit; wall times differ and
+are not compared. Where tables differ (another processor or library build can change the last bits
+of floating-point sums, and the differences grow through training), the comparison reports the
+largest difference of an evaluation return and whether the regenerated runs' metrics agree with the
+committed ones within their intervals (per env and method: Welch's 95% interval of the difference
+of mean final score and of mean AUC covers 0; a single seed agrees when its difference is 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nasdqn import stats as S
+from nasdqn.analysis import run_metrics
+from nasdqn.batch import Cell, load_grid
+from nasdqn.config import ConfigError
+from nasdqn.records import TABLES, RunDirError, RunResult, read_run
+
+AGREEMENT_METRICS = ("final_score", "auc")
+
+
+def select_cells(cells: Sequence[Cell], seeds: Sequence[int] | None = None,
+                 methods: Sequence[str] | None = None) -> list[Cell]:
+    """The cells of the given seeds and methods (all when None); a random-matched cell brings the nas
+    cell it copies its switch times from. Asking for seeds or methods the grid lacks is an error."""
+    for name, wanted, have in (("seed", seeds, {c.config.seed for c in cells}),
+                               ("method", methods, {c.config.method for c in cells})):
+        missing = sorted(set(wanted or ()) - have, key=str)
+        if missing:
+            raise ConfigError(f"{name}(s) {', '.join(map(str, missing))} not in the grid; "
+                              f"allowed: {', '.join(map(str, sorted(have, key=str)))}")
+    chosen = [c for c in cells if (seeds is None or c.config.seed in seeds)
+              and (methods is None or c.config.method in methods)]
+    sources = [c.source for c in chosen if c.source is not None and c.source not in chosen]
+    return [c for c in cells if c in chosen or c in sources]
+
+
+def compare_runs(new: RunResult, old: RunResult) -> dict:
+    """Which tables of two runs of one cell differ, and by how much their evaluation returns do."""
+    differing = [t for t in TABLES if not getattr(new, t).equals(getattr(old, t))]
+    largest = 0.0
+    if "evals" in differing:
+        keys = ["step", "eval_episode"]
+        both = new.evals.merge(old.evals, on=keys, suffixes=("_new", "_old"), how="outer")
+        gap = (both["return_new"] - both["return_old"]).abs()
+        largest = float("inf") if gap.isna().any() else float(gap.max())
+    return {"identical": not differing, "differing_tables": ", ".join(differing), "largest_eval_difference": largest}
+
+
+def compare_grids(regenerated: Sequence[Cell], committed: Sequence[Cell]) -> pd.DataFrame:
+    """One row per regenerated cell: its comparison with the committed run of the same cell (a cell
+    without an `ok` committed or regenerated run is reported with the reason)."""
+    twins = {(c.config.env, c.config.method, c.config.seed): c for c in committed}
+    rows = []
+    for cell in regenerated:
+        c = cell.config
+        row = {"env": c.env, "method": c.method, "seed": c.seed}
+        old_cell = twins[(c.env, c.method, c.seed)]
+        try:
+            new = read_run(cell.out, None)
+            old = read_run(old_cell.out, None)
+        except RunDirError as e:
+            rows.append({**row, "identical": False, "differing_tables": "", "largest_eval_difference": np.nan,
+                         "problem": str(e)})
+            continue
+        if new.config.config_hash != old.config.config_hash:
+            rows.append({**row, "identical": False, "differing_tables": "", "largest_eval_difference": np.nan,
+                         "problem": "the committed run has another configuration (stale)"})
+            continue
+        metrics = run_metrics([new, old])
+        rows.append({**row, **compare_runs(new, old), "problem": "",
+                     **{f"{m}_new": metrics[m].iloc[0] for m in AGREEMENT_METRICS},
+                     **{f"{m}_old": metrics[m].iloc[1] for m in AGREEMENT_METRICS}})
+    return pd.DataFrame(rows)
+
+
+def agreement(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Per env and method: whether the regenerated runs' mean final score and AUC agree with the
+    committed ones' within Welch's 95% interval. `agrees` is True when every run is bit-identical or
+    both intervals cover 0, False when one does not, and None when runs differ but there are fewer
+    than two seeds to judge by."""
+    rows = []
+    ok = comparison[comparison["problem"] == ""]
+    for (env, method), g in ok.groupby(["env", "method"], sort=False):
+        row = {"env": env, "method": method, "runs": len(g), "bit_identical": int(g["identical"].sum())}
+        covers = []
+        for m in AGREEMENT_METRICS:
+            new, old = g[f"{m}_new"].to_numpy(float), g[f"{m}_old"].to_numpy(float)
+            row[f"{m}_difference"] = float(new.mean() - old.mean())
+            if len(g) >= 2 and not g["identical"].all():
+                _, low, high = S.welch_difference_ci(new, old)
+                covers.append(low <= 0 <= high)
+        row["agrees"] = True if g["identical"].all() else (all(covers) if covers else None)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["env", "method", "runs", "bit_identical",
+                                       *(f"{m}_difference" for m in AGREEMENT_METRICS), "agrees"])
+
+
+def regenerate_and_compare(grid: str | Path, into: str | Path, committed_root: str | Path, executor, slots: int,
+                           seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None,
+                           on_done=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the selected cells of `grid` into the data root `into` (cells already `ok` there are kept,
+    so an interrupted check resumes), then compare them with the committed runs under
+    `committed_root`. Returns (per-run comparison, per-method agreement)."""
+    from nasdqn.batch import pending, run_grid
+
+    into, committed_root = Path(into).resolve(), Path(committed_root).resolve()
+    if into == committed_root:
+        raise ConfigError(f"--into {into} is the committed data root; regenerate into another directory")
+    name, fresh = load_grid(grid, into)
+    _, kept = load_grid(grid, committed_root)
+    target = (into / "runs" / name).resolve()
+    if target.is_relative_to(committed_root):  # e.g. a link `make reproduce` made to a committed experiment
+        raise ConfigError(f"{into / 'runs' / name} leads into the committed data ({target}); "
+                          "regenerate into a directory of its own")
+    fresh = select_cells(fresh, seeds, methods)
+    run_grid(pending(fresh), executor, slots, on_done=on_done)
+    comparison = compare_grids(fresh, kept)
+    return comparison, agreement(comparison)

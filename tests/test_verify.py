@@ -1,0 +1,71 @@
+"""Reproduction checks: regenerating cells elsewhere and comparing them with the committed runs."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasdqn import REPO_ROOT
+from nasdqn.batch import load_grid
+from nasdqn.cli import main
+from nasdqn.config import ConfigError
+from nasdqn.records import read_run
+from nasdqn.verify import agreement, compare_runs, select_cells
+
+SMOKE = REPO_ROOT / "experiments" / "smoke.yaml"
+
+
+def test_select_cells_brings_the_nas_run_a_random_matched_cell_copies():
+    _, cells = load_grid(SMOKE, "/nonexistent")
+    chosen = select_cells(cells, seeds=[1], methods=["random-matched"])
+    assert sorted((c.config.method, c.config.seed) for c in chosen) == [("nas", 1), ("random-matched", 1)]
+    assert len(select_cells(cells)) == len(cells)
+    with pytest.raises(ConfigError, match="seed\\(s\\) 7 not in the grid; allowed: 0, 1"):
+        select_cells(cells, seeds=[7])
+    with pytest.raises(ConfigError, match="method\\(s\\) dqn not in the grid"):
+        select_cells(cells, methods=["dqn"])
+
+
+def test_compare_runs_names_the_tables_that_differ_and_by_how_much():
+    _, cells = load_grid(SMOKE)
+    run = read_run(next(c for c in cells if c.config.method == "fixed-small").out)
+    assert compare_runs(run, run) == {"identical": True, "differing_tables": "", "largest_eval_difference": 0.0}
+    evals = run.evals.copy()
+    evals.loc[3, "return"] += 2.5
+    changed = compare_runs(dataclasses.replace(run, evals=evals), run)
+    assert not changed["identical"] and changed["differing_tables"] == "evals"
+    assert changed["largest_eval_difference"] == pytest.approx(2.5)
+
+
+def test_agreement_is_true_false_or_cannot_judge():
+    def rows(method, new, old, identical):
+        return [{"env": "E", "method": method, "seed": i, "identical": identical, "problem": "",
+                 "final_score_new": n, "final_score_old": o, "auc_new": n, "auc_old": o}
+                for i, (n, o) in enumerate(zip(new, old, strict=True))]
+
+    rng = np.random.default_rng(0)
+    noise = list(rng.normal(0.5, 0.05, 8))
+    table = pd.DataFrame(rows("same", [0.5, 0.6], [0.5, 0.6], True) + rows("one", [0.5], [0.4], False)
+                         + rows("close", noise, noise[::-1], False)
+                         + rows("far", [0.9, 0.92, 0.91], [0.1, 0.12, 0.11], False))
+    out = agreement(table).set_index("method")["agrees"]
+    assert out["same"] is True and out["one"] is None and out["close"] is True and out["far"] is False
+
+
+def test_verify_regenerates_committed_cells_bit_for_bit(tmp_path, capsys):
+    into = tmp_path / "again"
+    code = main(["verify", str(SMOKE), "--seeds", "0", "--methods", "fixed-small,fixed-medium", "--into", str(into),
+                 "--workers", "2", "--quiet", "--report", str(tmp_path / "report.csv")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 of 2 runs reproduced bit for bit" in out and "verified" in out
+    report = pd.read_csv(tmp_path / "report.csv")
+    assert report["identical"].all() and len(report) == 2
+    assert main(["verify", str(SMOKE), "--into", str(REPO_ROOT / "data")]) == 2  # never into the committed data
+    assert "is the committed data root" in capsys.readouterr().err
+    linked = tmp_path / "linked"
+    (linked / "runs").mkdir(parents=True)
+    (linked / "runs" / "smoke").symlink_to(REPO_ROOT / "data" / "runs" / "smoke")
+    assert main(["verify", str(SMOKE), "--into", str(linked)]) == 2
+    assert "leads into the committed data" in capsys.readouterr().err
