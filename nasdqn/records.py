@@ -99,8 +99,21 @@ def provenance() -> dict[str, Any]:
     return {
         "versions": {"python": sys.version.split()[0], **libs},
         "git_commit": commit,
-        "host": {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count()},
+        "host": {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
+                 **_cpu_model()},
     }
+
+
+def _cpu_model() -> dict[str, Any]:
+    """The CPU's model name and whether it has AVX-512: math libraries pick their kernels by CPU, and
+    runs of large networks are bit-identical only between machines that pick the same ones."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), None)
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    return {"cpu_model": model, "avx512": "avx512f" in flags}
 
 
 def _begin(path: Path) -> None:

@@ -76,10 +76,20 @@ def compare_grids(regenerated: Sequence[Cell], committed: Sequence[Cell]) -> pd.
                          "problem": "the committed run has another configuration (stale)"})
             continue
         metrics = run_metrics([new, old])
-        rows.append({**row, **compare_runs(new, old), "problem": "",
+        hosts = {f"host_{side}": _host(r.meta) for side, r in (("new", new), ("old", old))}
+        rows.append({**row, **compare_runs(new, old), "problem": "", **hosts,
+                     "commit_new": new.meta.get("git_commit"), "commit_old": old.meta.get("git_commit"),
                      **{f"{m}_new": metrics[m].iloc[0] for m in AGREEMENT_METRICS},
                      **{f"{m}_old": metrics[m].iloc[1] for m in AGREEMENT_METRICS}})
     return pd.DataFrame(rows)
+
+
+def _host(meta: dict) -> str:
+    """What a run's meta.json says of its machine (older runs recorded no CPU model)."""
+    host = meta.get("host") or {}
+    model = host.get("cpu_model") or "CPU model not recorded"
+    avx = {True: ", AVX-512", False: ", no AVX-512"}.get(host.get("avx512"), "")
+    return f"{model}{avx}, {host.get('cpus', '?')} cores"
 
 
 def agreement(comparison: pd.DataFrame) -> pd.DataFrame:
