@@ -75,6 +75,9 @@ class Metric:
     higher_is_better: bool = True
     # Value for a run that never got there (steps to threshold, convergence): worse than any run that did.
     missing_as: float | None = None
+    # Equivalence margin: a difference within +-margin counts as a tie when a TOST test shows it (None:
+    # no margin stated, so a non-significant difference is reported as "cannot tell").
+    margin: float | None = None
 
 
 def compare(table: pd.DataFrame, metric: Metric, method: str, others: Sequence[str]) -> pd.DataFrame:
@@ -108,19 +111,138 @@ def compare(table: pd.DataFrame, metric: Metric, method: str, others: Sequence[s
         out["mwu_p_holm"] = S.holm(out["mwu_p"])
         out["better"] = (out["difference"] > 0) & (out["welch_p_holm"] < ALPHA)
         out["worse"] = (out["difference"] < 0) & (out["welch_p_holm"] < ALPHA)
+        # Equivalence (TOST at the measure's margin) is tested where the difference test found neither
+        # better nor worse, Holm over those comparisons: a tie is then shown, not merely not rejected.
+        out["equivalent"] = False
+        neither = ~out["better"] & ~out["worse"]
+        if metric.margin is not None and neither.any():
+            tost = [S.tost_p(values(method), values(o), metric.margin) for o in out.loc[neither, "against"]]
+            out.loc[neither, "equivalent"] = S.holm(tost) < ALPHA
+        out["mde"] = [S.minimum_detectable_effect(x, values(o)) for o in out["against"]]
     return out
 
 
+VERDICTS = ("reproduced", "partly", "not reproduced", "contradicted")
+
+
 def verdict(comparisons: pd.DataFrame) -> str:
-    """The rule of the claims table: `reproduced` when the method is better than every comparator
-    (Welch's t, Holm-corrected over the claim's comparisons, alpha 0.05, effect in the claimed
-    direction); `not reproduced` when it is better than none; `partly` otherwise."""
+    """The rule of the claims table, on a claim's comparisons (Welch's t, Holm-corrected within the
+    measure's family, alpha 0.05): `contradicted` when the method is significantly worse than at least
+    one comparator, whatever else holds; else `reproduced` when it is better than every comparator in
+    the claimed direction; `not reproduced` when it is better than none; `partly` otherwise (better
+    than some, worse than none)."""
     if comparisons.empty:
         return "no data"
+    if comparisons["worse"].any():
+        return "contradicted"
     better = int(comparisons["better"].sum())
     if better == len(comparisons):
         return "reproduced"
     return "not reproduced" if better == 0 else "partly"
+
+
+# -- the paper's claims: one definition, one Holm family per measure, used by every chapter ----------
+PAPER_COMPARATORS = ("fixed-small", "fixed-medium", "fixed-large", "random")  # the paper's baselines
+RANDOM_CONTROLS = ("random", "random-matched", "random-freeze")
+BEST_FIXED = "best fixed design"  # the sweep's best architecture on the claim's measure
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    metric: Metric
+    comparators: tuple[str, ...]  # methods of the experiment; BEST_FIXED adds the sweep's best
+    source: str  # where the paper makes the claim
+
+
+def paper_measures(horizon: float) -> dict[str, Metric]:
+    """Every measure a claim is judged on, by column: the one definition chapters and claims share.
+    `horizon`: the step a run that never got there counts as (later than any run that did)."""
+    return {m.column: m for m in (
+        Metric("final_score", "final normalised score", margin=0.05),
+        Metric("auc", "AUC", margin=0.05),
+        Metric("steps_to_threshold", "steps to threshold", False, horizon),
+        Metric("convergence_step", "convergence step", False, horizon),
+        Metric("within_iqr", "within-run dispersion", False),
+        Metric("short_term_risk", "CVaR of drops", False),
+    )}
+
+
+def paper_claims(horizon: float) -> list[Claim]:
+    """The paper's comparative claims. Sources: the abstract claims better final performance, sample
+    efficiency and policy stability than the baselines and that the learned search beats random
+    search; faster convergence is the summary's wording, not the abstract's."""
+    m = paper_measures(horizon)
+    fixed_and_best = (*PAPER_COMPARATORS, BEST_FIXED)
+    return [
+        Claim("better final performance", m["final_score"], fixed_and_best, "abstract"),
+        Claim("better sample efficiency", m["auc"], fixed_and_best, "abstract"),
+        Claim("faster convergence", m["convergence_step"], fixed_and_best, "summary"),
+        Claim("more stable policy (within runs)", m["within_iqr"], fixed_and_best, "abstract"),
+        Claim("more stable policy (short-term risk)", m["short_term_risk"], fixed_and_best, "abstract"),
+        Claim("learned search beats random search (final)", m["final_score"], RANDOM_CONTROLS, "abstract"),
+        Claim("learned search beats random search (AUC)", m["auc"], RANDOM_CONTROLS, "abstract"),
+    ]
+
+
+def best_fixed(sweep: pd.DataFrame, metric: Metric) -> str:
+    """The sweep's architecture with the best mean on `metric` (chosen on the sweep's own seeds)."""
+    means = sweep.assign(v=_oriented(sweep, metric)).groupby("method")["v"].mean()
+    return str(means.idxmax())
+
+
+def _oriented(table: pd.DataFrame, metric: Metric) -> np.ndarray:
+    v = table[metric.column].to_numpy(dtype=float)
+    if metric.missing_as is not None:
+        v = np.where(np.isfinite(v), v, metric.missing_as)
+    return v if metric.higher_is_better else -v
+
+
+def measure_family(table: pd.DataFrame, metric: Metric, sweep: pd.DataFrame | None = None,
+                   method: str = "nas") -> pd.DataFrame:
+    """`method` against every other method of the experiment and, given the sweep, against the best
+    fixed design on this measure (`BEST_FIXED`, its runs from the sweep's seeds): one Holm family per
+    measure, so a comparison has the same p-value in every chapter and claim that shows it."""
+    others = [m for m in dict.fromkeys(table["method"]) if m != method]
+    combined = table
+    if sweep is not None and len(sweep):
+        best = best_fixed(sweep, metric)
+        combined = pd.concat([table, sweep[sweep["method"] == best].assign(method=BEST_FIXED)], ignore_index=True)
+        others.append(BEST_FIXED)
+        out = compare(combined, metric, method, others)
+        out["best_fixed_arch"] = best.removeprefix("fixed:")
+        return out
+    return compare(combined, metric, method, others)
+
+
+def claim_comparisons(table: pd.DataFrame, claim: Claim, sweep: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rows of the claim's measure family that the claim is judged on."""
+    family = measure_family(table, claim.metric, sweep)
+    return family[family["against"].isin(claim.comparators)].reset_index(drop=True) if len(family) else family
+
+
+def tie_words(comparisons: pd.DataFrame) -> str:
+    """For the comparisons that are neither better nor worse: how many are shown equivalent within
+    the measure's margin (TOST), and how many the data cannot tell apart."""
+    neither = comparisons[~comparisons["better"] & ~comparisons["worse"]]
+    if neither.empty:
+        return ""
+    eq = int(neither["equivalent"].sum())
+    return (f"{eq} equivalent within the margin, " if eq else "") + (
+        f"{len(neither) - eq} cannot tell" if len(neither) > eq else "").rstrip(", ")
+
+
+def necessity(table: pd.DataFrame, sweep: pd.DataFrame, metric: Metric, method: str = "nas") -> dict:
+    """The abstract's claim that architecture adaptation is necessary for optimal sample efficiency:
+    is any fixed architecture of the search space at least as good as `method` on `metric`? `method`
+    against every swept architecture (Welch, Holm over the architectures). `contradicted` when some
+    fixed architecture is significantly better; `reproduced` when `method` is better than every one;
+    `not reproduced` otherwise (some fixed architecture is not detectably worse)."""
+    archs = list(dict.fromkeys(sweep["method"]))
+    comp = compare(pd.concat([table[table["method"] == method], sweep], ignore_index=True), metric, method, archs)
+    mine = _oriented(table[table["method"] == method], metric).mean()
+    at_least = [a for a in archs if _oriented(sweep[sweep["method"] == a], metric).mean() >= mine]
+    return {"comparisons": comp, "verdict": verdict(comp), "at_least_as_good": at_least, "archs": len(archs)}
 
 
 def threshold_verdict(point: float, upper: float, limit: float) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from nasdqn import REPO_ROOT
-from nasdqn.analysis import hindsight_ranking, run_metrics
+from nasdqn.analysis import PAPER_COMPARATORS, RANDOM_CONTROLS, hindsight_ranking, run_metrics
 from nasdqn.metrics import eval_curve, normalised
 from nasdqn.records import RunDirError, RunResult, read_run
 from nasdqn.stats import bootstrap_ci
@@ -23,8 +23,7 @@ from nasdqn.stats import bootstrap_ci
 BOOK_EXPERIMENTS = ("paper", "smoke")
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 METHOD_ORDER = ("fixed-small", "fixed-medium", "fixed-large", "random", "random-matched", "random-freeze", "nas")
-BASELINES = ("fixed-small", "fixed-medium", "fixed-large", "random")  # the paper's comparators
-RANDOM_CONTROLS = ("random", "random-matched", "random-freeze")
+BASELINES, RANDOM_CONTROLS = PAPER_COMPARATORS, RANDOM_CONTROLS
 
 
 def data_root() -> Path:

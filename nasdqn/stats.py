@@ -155,6 +155,17 @@ def minimum_detectable_effect(x: np.ndarray, y: np.ndarray, alpha: float = 0.05,
     return float((sps.t.ppf(1 - alpha / 2, dof) + sps.t.ppf(power, dof)) * se)
 
 
+def tost_p(x: np.ndarray, y: np.ndarray, margin: float) -> float:
+    """Two one-sided Welch tests of equivalence: the p-value for "mean(x) - mean(y) lies within
+    (-margin, margin)" (small when the difference is shown to be inside the margin)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if np.allclose(x, x[0]) and np.allclose(y, y[0]):  # no variance: equivalent exactly when inside
+        return 0.0 if abs(x[0] - y[0]) < margin else 1.0
+    lower = sps.ttest_ind(x + margin, y, equal_var=False, alternative="greater").pvalue
+    upper = sps.ttest_ind(x - margin, y, equal_var=False, alternative="less").pvalue
+    return float(max(lower, upper))
+
+
 def welch_p(x: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -> float:
     """Welch's t-test (unequal variances) p-value."""
     return float(sps.ttest_ind(x, y, equal_var=False, alternative=alternative).pvalue)

@@ -215,3 +215,48 @@ def test_peer_comparison_per_task_with_welch_intervals_and_solved_counts():
     assert cart["ours_cpu_s"] == pytest.approx(1.0) and cart["ours_train"] == pytest.approx(475.0)
     worse = analysis.peer_comparison(peer, ours).loc["CartPole-v1"]
     assert worse["verdict"] == "worse" and worse["p_holm"] < 0.05
+
+
+def _levels(method: str, level: float, n: int = 8, sd: float = 0.01, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    return [make_run(method, s, [0.0, level + sd * rng.standard_normal()]) for s in range(n)]
+
+
+def test_worse_than_any_comparator_is_contradicted_whatever_else_holds():
+    table = analysis.run_metrics(_levels("nas", 0.9) + _levels("fixed-small", 0.2, seed=1)
+                                 + _levels("fixed-medium", 0.95, seed=2))
+    comp = analysis.compare(table, analysis.Metric("final_score", "final"), "nas", ["fixed-small", "fixed-medium"])
+    assert list(comp["better"]) == [True, False] and list(comp["worse"]) == [False, True]
+    assert analysis.verdict(comp) == "contradicted"
+
+
+def test_ties_are_claimed_only_when_an_equivalence_test_shows_them():
+    table = analysis.run_metrics(_levels("nas", 0.9) + _levels("fixed-medium", 0.9, seed=1)
+                                 + _levels("fixed-large", 0.9, sd=0.3, seed=2))
+    metric = analysis.Metric("final_score", "final", margin=0.05)
+    comp = analysis.compare(table, metric, "nas", ["fixed-medium", "fixed-large"]).set_index("against")
+    assert comp.loc["fixed-medium", "equivalent"] and not comp.loc["fixed-large", "equivalent"]
+    assert comp.loc["fixed-large", "mde"] > 0.2 > comp.loc["fixed-medium", "mde"]
+    assert analysis.tie_words(comp.reset_index()) == "1 equivalent within the margin, 1 cannot tell"
+    assert analysis.verdict(comp.reset_index()) == "not reproduced"
+
+
+def test_one_family_per_measure_with_the_best_fixed_design_of_the_sweep():
+    table = analysis.run_metrics(_levels("nas", 0.9) + _levels("fixed-small", 0.2, seed=1)
+                                 + _levels("random", 0.1, seed=2))
+    sweep = analysis.run_metrics(_levels("fixed:relu-32", 0.5, n=3, seed=3)
+                                 + _levels("fixed:tanh-64", 0.97, n=3, seed=4))
+    measures = analysis.paper_measures(horizon=2000)
+    family = analysis.measure_family(table, measures["final_score"], sweep)
+    assert list(family["against"]) == ["fixed-small", "random", analysis.BEST_FIXED]
+    assert family["best_fixed_arch"].iloc[0] == "tanh-64"
+    claims = {c.name: c for c in analysis.paper_claims(horizon=2000)}
+    perf = analysis.claim_comparisons(table, claims["better final performance"], sweep)
+    vs_random = analysis.claim_comparisons(table, claims["learned search beats random search (final)"], sweep)
+    # The same comparison has the same Holm p in both claims: one family per measure.
+    assert perf.set_index("against").loc["random", "welch_p_holm"] == vs_random.set_index("against").loc[
+        "random", "welch_p_holm"]
+    assert analysis.verdict(perf) == "contradicted" and analysis.verdict(vs_random) == "reproduced"
+    assert claims["faster convergence"].source == "summary"
+    need = analysis.necessity(table, sweep, measures["final_score"])
+    assert need["verdict"] == "contradicted" and need["at_least_as_good"] == ["fixed:tanh-64"] and need["archs"] == 2

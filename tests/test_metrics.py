@@ -130,3 +130,16 @@ def test_minimum_detectable_effect_matches_the_power_it_promises():
     hits = [welch_p(rng.normal(mde, sx, 10), rng.normal(0, sy, 10)) < 0.05 for _ in range(2000)]
     assert 0.74 < np.mean(hits) < 0.86
     assert minimum_detectable_effect(np.ones(4), np.ones(4)) == 0.0
+
+
+def test_tost_equivalence_by_hand():
+    from scipy import stats as sps
+
+    from nasdqn.stats import tost_p
+
+    x, y = np.array([1.0, 1.1, 0.9, 1.05]), np.array([1.0, 0.95, 1.02, 1.03])
+    lower = sps.ttest_ind(x + 0.2, y, equal_var=False, alternative="greater").pvalue
+    upper = sps.ttest_ind(x - 0.2, y, equal_var=False, alternative="less").pvalue
+    assert tost_p(x, y, 0.2) == pytest.approx(max(lower, upper)) and tost_p(x, y, 0.2) < 0.05
+    assert tost_p(x + 1.0, y, 0.2) > 0.5  # far apart: not equivalent
+    assert tost_p(np.ones(3), np.ones(3), 0.1) == 0.0 and tost_p(np.ones(3), np.zeros(3), 0.1) == 1.0

@@ -77,3 +77,26 @@ def test_no_temporary_files_are_left_behind(tmp_path, result):
     path = write_run(tmp_path / "run", result)
     assert sorted(p.name for p in path.iterdir()) == [
         "arch_events.parquet", "controller.json", "episodes.parquet", "evals.parquet", "meta.json", "timing.json"]
+
+
+def test_every_committed_grid_is_complete_and_current():
+    """Every cell of every grid file is `ok` in the committed data, with the grid's config hash: a grid
+    whose runs went stale (an option's default changed), failed or were never committed fails here."""
+    from nasdqn import REPO_ROOT
+    from nasdqn.batch import load_grid, status_table
+    from nasdqn.book import PEER_SUFFIX
+    from nasdqn.records import run_dir, run_status
+
+    problems = []
+    for grid in sorted((REPO_ROOT / "experiments").glob("*.yaml")):
+        name, cells = load_grid(grid, REPO_ROOT / "data")
+        problems += [f"{grid.name}: {env} {method} seed={seed}: {status}"
+                     for env, method, seed, status in status_table(cells) if status != "ok"]
+        # A peer implementation's runs of the same cells (benchmarks/competence.py), where committed.
+        if (REPO_ROOT / "data" / "runs" / (name + PEER_SUFFIX)).is_dir():
+            for cell in cells:
+                peer = cell.config.replace(experiment=name + PEER_SUFFIX)
+                status = run_status(run_dir(REPO_ROOT / "data", peer), peer.config_hash)
+                if status != "ok":
+                    problems.append(f"{name + PEER_SUFFIX}: {peer.env} {peer.method} seed={peer.seed}: {status}")
+    assert not problems, f"{len(problems)} cells not ok, e.g. " + "; ".join(problems[:5])
