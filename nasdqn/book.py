@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from nasdqn import REPO_ROOT
-from nasdqn.analysis import PAPER_COMPARATORS, RANDOM_CONTROLS, hindsight_ranking, run_metrics
+from nasdqn import REPO_ROOT, analysis
+from nasdqn.analysis import BEST_FIXED, PAPER_COMPARATORS, RANDOM_CONTROLS, hindsight_ranking, run_metrics
 from nasdqn.metrics import eval_curve, normalised
 from nasdqn.records import RunDirError, RunResult, read_run
 from nasdqn.stats import bootstrap_ci
@@ -412,6 +412,78 @@ def preset_sources() -> str:
     from nasdqn.config import PRESETS
 
     return "\n".join(f"- `{n}` ({p.env}): {p.source}." for n, p in PRESETS.items())
+
+
+# The chapter where each claim's evidence is shown (the introduction links to it).
+CLAIM_CHAPTERS = {
+    "better final performance": "results", "better sample efficiency": "efficiency", "faster convergence": "efficiency",
+    "more stable policy (within runs)": "stability", "more stable policy (short-term risk)": "stability",
+    "learned search beats random search (final)": "dynamics", "learned search beats random search (AUC)": "dynamics",
+    "architecture adaptation is necessary for optimal sample efficiency": "hindsight",
+    "negligible overhead (the search's own cost)": "overhead", "negligible overhead (cost per step)": "overhead",
+}
+
+
+def _effect_row(comp: pd.DataFrame, digits: int = 3) -> dict:
+    """The weakest comparison of a claim (NAS-DQN's smallest oriented difference) as table cells;
+    none when no comparison has a value (e.g. too few evaluations for the measure)."""
+    known = comp.dropna(subset=["difference"])
+    if known.empty:
+        return {}
+    worst = known.loc[known["difference"].idxmin()]
+    against = str(worst["against"]).removeprefix("fixed:")
+    if against == BEST_FIXED:
+        against += f" ({worst['best_fixed_arch']})"
+    return {"weakest effect [95% CI]": f"{ci_text(worst['difference'], worst['diff_low'], worst['diff_high'], digits)} "
+                                       f"vs {against}",
+            "its Holm p": f"{worst['welch_p_holm']:.3g}",
+            "better / worse than": f"{int(comp['better'].sum())} / {int(comp['worse'].sum())} of {len(comp)}"}
+
+
+def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every claim of the paper with its verdict by the rules of `nasdqn.analysis` (the claims
+    chapter states them), and every comparison behind the comparative ones. Overhead claims are held
+    to limits: the search's own share of wall time to 2%, the cost per step against fixed-medium to
+    1.1; the latter from the architectures each run trained, costed side by side
+    (benchmarks/arch_cost.py), because the grids' wall times were measured under different loads."""
+    table = exp.metrics
+    rows, details = [], []
+    nas = "nas" in set(table["method"])
+    for claim in analysis.paper_claims(float(table["steps"].max()) + 1):
+        comp = analysis.claim_comparisons(table, claim, sweep) if nas else pd.DataFrame()
+        row = {"claim": claim.name, "source": claim.source, "measure": claim.metric.label,
+               "comparators": ", ".join(comp["against"]) if len(comp) else "", "verdict": analysis.verdict(comp)}
+        if len(comp):
+            steps = claim.metric.column.endswith("step")  # step counts are whole numbers
+            row.update({**_effect_row(comp, 0 if steps else 3), "ties": analysis.tie_words(comp)})
+            details.append(comp.assign(claim=claim.name))
+        rows.append(row)
+    if nas and sweep is not None and len(sweep):
+        need = analysis.necessity(table, sweep, analysis.paper_measures(0)["auc"])
+        rows.append({"claim": "architecture adaptation is necessary for optimal sample efficiency",
+                     "source": "abstract", "measure": "AUC",
+                     "comparators": f"every fixed architecture of the search space ({need['archs']})",
+                     **_effect_row(need["comparisons"]), "verdict": need["verdict"],
+                     "ties": f"{len(need['at_least_as_good'])} of {need['archs']} have a mean AUC at least NAS-DQN's"})
+    if nas:
+        share = table.loc[table["method"] == "nas", "search_share"].to_numpy()
+        s, lo, hi = bootstrap_ci(share)
+        rows.append({"claim": "negligible overhead (the search's own cost)", "source": "abstract",
+                     "measure": "controller + morphing share of wall time", "comparators": "limit 2%",
+                     "weakest effect [95% CI]": ci_text(100 * s, 100 * lo, 100 * hi, 3) + " %",
+                     "verdict": analysis.threshold_verdict(float(s), float(hi), 0.02)})
+        costs = arch_costs()
+        if costs is not None:
+            cc = analysis.chosen_cost([r for r in exp.runs if r.config.method == "nas"], costs).set_index("seed")
+            shares = table[table["method"] == "nas"].set_index("seed")["search_share"]
+            s, lo, hi = bootstrap_ci((cc["chosen_cost"] / (1 - shares.loc[cc.index])).to_numpy())
+            rows.append({"claim": "negligible overhead (cost per step)", "source": "abstract",
+                         "measure": "cost per step vs fixed-medium (architectures trained, plus the search)",
+                         "comparators": "limit 1.1", "weakest effect [95% CI]": ci_text(s, lo, hi),
+                         "verdict": analysis.threshold_verdict(float(s), float(hi), 1.1)})
+    out = pd.DataFrame(rows).set_index("claim").fillna("")
+    out["chapter"] = [CLAIM_CHAPTERS.get(c, "claims") for c in out.index]
+    return out, (pd.concat(details, ignore_index=True) if details else pd.DataFrame())
 
 
 def arch_costs() -> pd.Series | None:

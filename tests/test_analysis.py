@@ -260,3 +260,18 @@ def test_one_family_per_measure_with_the_best_fixed_design_of_the_sweep():
     assert claims["faster convergence"].source == "summary"
     need = analysis.necessity(table, sweep, measures["final_score"])
     assert need["verdict"] == "contradicted" and need["at_least_as_good"] == ["fixed:tanh-64"] and need["archs"] == 2
+
+
+def test_claims_table_judges_every_claim_and_names_its_chapter():
+    from nasdqn import book
+
+    runs = (_levels("nas", 0.8) + _levels("fixed-small", 0.2, seed=1) + _levels("fixed-medium", 0.95, seed=2)
+            + _levels("fixed-large", 0.8, seed=3) + _levels("random", 0.1, seed=4))
+    exp = book.Experiment("toy", runs, [], analysis.run_metrics(runs))
+    claims, comparisons = book.claims_table(exp)
+    assert claims.loc["better final performance", "verdict"] == "contradicted"  # fixed-medium is better
+    assert claims.loc["better final performance", "chapter"] == "results"
+    assert claims.loc["faster convergence", "source"] == "summary"
+    assert set(claims["verdict"]) <= {*analysis.VERDICTS, "no data"}
+    assert "vs fixed-medium" in claims.loc["better final performance", "weakest effect [95% CI]"]
+    assert set(comparisons["claim"]) == {c.name for c in analysis.paper_claims(1.0)}
