@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from nasdqn import metrics as M
 from nasdqn import stats as S
@@ -325,6 +326,36 @@ def final_arch_ranks(table: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame
     """Each searching run's final architecture with its rank in the hindsight ranking."""
     out = table.loc[~table["method"].str.startswith("fixed"), ["method", "seed", "final_arch"]].copy()
     out["hindsight_rank"] = out["final_arch"].map(ranking["rank"])
+    return out
+
+
+def does_it_learn(table: pd.DataFrame, ranking: pd.DataFrame, beliefs: pd.DataFrame | None = None,
+                  method: str = "nas", control: str = "random-freeze", k: int = 3) -> dict:
+    """The dynamics chapter's question, answered by a rule fixed here: a controller learns which
+    architecture is best when its final architecture is in the hindsight top quarter in more than
+    half the seeds, significantly more often than the `control`'s random choice (Fisher's exact test,
+    one-sided, 0.05), and its belief mass on the hindsight top `k` at the last decision exceeds the
+    uniform share. Returns the counts, the test, the belief mass and the answer (True / False)."""
+    ranks = final_arch_ranks(table, ranking)
+    quarter = max(1, len(ranking) // 4)
+
+    def in_top(m: str) -> tuple[int, int]:
+        r = ranks.loc[ranks["method"] == m, "hindsight_rank"]
+        return int((r <= quarter).sum()), len(r)
+
+    top, n = in_top(method)
+    out = {"quarter": quarter, "top": top, "seeds": n, "controls": {m: in_top(m) for m in RANDOM_CONTROLS
+                                                                    if m in set(ranks["method"])}}
+    fisher_p = np.nan
+    if control in out["controls"] and n:
+        c_top, c_n = out["controls"][control]
+        fisher_p = float(sps.fisher_exact([[top, n - top], [c_top, c_n - c_top]], alternative="greater").pvalue)
+    uniform = k / len(ranking)
+    last_mass = np.nan
+    if beliefs is not None and len(beliefs):
+        last_mass = float(top_mass(beliefs, ranking, k).groupby("seed").last()["top_mass"].mean())
+    out.update({"fisher_p": fisher_p, "control": control, "last_mass": last_mass, "uniform_mass": uniform, "k": k,
+                "learns": bool(n and top > n / 2 and fisher_p < ALPHA and not last_mass <= uniform)})
     return out
 
 

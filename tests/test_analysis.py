@@ -275,3 +275,17 @@ def test_claims_table_judges_every_claim_and_names_its_chapter():
     assert set(claims["verdict"]) <= {*analysis.VERDICTS, "no data"}
     assert "vs fixed-medium" in claims.loc["better final performance", "weakest effect [95% CI]"]
     assert set(comparisons["claim"]) == {c.name for c in analysis.paper_claims(1.0)}
+
+
+def test_does_it_learn_needs_the_top_quarter_beyond_the_random_control():
+    ranking = pd.DataFrame({"rank": range(1, 9)}, index=[f"relu-{w}" for w in (8, 16, 24, 32, 40, 48, 56, 64)])
+    def rows(method, archs):
+        return [{"method": method, "seed": i, "final_arch": a} for i, a in enumerate(archs)]
+
+    good = pd.DataFrame(rows("nas", ["relu-8", "relu-16"] * 5) + rows("random-freeze", ["relu-64"] * 9 + ["relu-8"]))
+    a = analysis.does_it_learn(good, ranking)
+    assert a["quarter"] == 2 and a["top"] == 10 and a["controls"]["random-freeze"] == (1, 10)
+    assert a["fisher_p"] < 0.001 and a["learns"]
+    grows = pd.DataFrame(rows("nas", ["relu-64"] * 10) + rows("random-freeze", ["relu-8"] * 3 + ["relu-64"] * 7))
+    b = analysis.does_it_learn(grows, ranking)
+    assert b["top"] == 0 and b["fisher_p"] == 1.0 and not b["learns"]
