@@ -56,14 +56,23 @@ def run_metrics(runs: Sequence[RunResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SMALL_CELL = 5  # seeds at or below which a mean gets Student's t interval: a bootstrap one is too narrow
+
+
 def summary(table: pd.DataFrame, metric: str, by: str = "method", statistic=np.mean) -> pd.DataFrame:
-    """Per group: the statistic of `metric` over seeds with its 95% bootstrap CI (NaN values, e.g.
-    never reaching a threshold, are dropped and counted)."""
+    """Per group: the statistic of `metric` over seeds with its 95% CI: bootstrap, or Student's t for
+    a mean over `SMALL_CELL` seeds or fewer. NaN values (e.g. never reaching a threshold) are dropped
+    and counted in `missing`; a group where every value is missing has no statistic (NaN)."""
     rows = []
     for key, g in table.groupby(by, sort=False):
         values = g[metric].to_numpy(dtype=float)
         ok = values[np.isfinite(values)]
-        point, low, high = S.bootstrap_ci(ok, statistic) if len(ok) else (np.nan, np.nan, np.nan)
+        if not len(ok):
+            point, low, high = np.nan, np.nan, np.nan
+        elif statistic is np.mean and len(ok) <= SMALL_CELL:
+            point, low, high = S.t_ci(ok)
+        else:
+            point, low, high = S.bootstrap_ci(ok, statistic)
         rows.append({by: key, metric: float(point), "low": float(low), "high": float(high), "runs": len(values),
                      "missing": int(len(values) - len(ok))})
     return pd.DataFrame(rows).set_index(by)

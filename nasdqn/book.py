@@ -251,8 +251,20 @@ def plateau_table(scores: pd.DataFrame, column: str = "score") -> pd.DataFrame:
 
 
 def ci_text(point: float, low: float, high: float, digits: int = 2) -> str:
-    """'point [low, high]' for tables."""
+    """'point [low, high]' for tables ('no value' where there is none, never 'nan')."""
+    if not np.isfinite(point):
+        return "no value"
     return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def summary_cell(row: pd.Series, column: str, digits: int = 2) -> str:
+    """One `analysis.summary` row as a table cell: the statistic with its interval over the runs that
+    got there, and how many never did (a censored time is counted, never averaged as a number)."""
+    runs, missing = int(row["runs"]), int(row["missing"])
+    if missing == runs:
+        return f"never ({runs} of {runs} runs)"
+    text = ci_text(row[column], row["low"], row["high"], digits)
+    return text + (f"; {missing} of {runs} never" if missing else "")
 
 
 def plot_probability_of_improvement(comparisons: pd.DataFrame, title: str) -> plt.Figure:

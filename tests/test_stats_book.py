@@ -104,3 +104,19 @@ def test_committed_transfer_pairs_differ_only_in_the_transferred_controller():
         assert pair.start is not None, name
         assert analysis.config_differences(pair.fresh.runs, pair.start.runs, ignore=("seed", "experiment")) \
             == ["start_arch"], name
+
+
+def test_summary_uses_t_intervals_for_small_cells_and_counts_censored_runs():
+    from nasdqn.analysis import summary
+    from nasdqn.book import ci_text, summary_cell
+    from nasdqn.stats import t_ci
+
+    table = pd.DataFrame({"method": ["a"] * 4 + ["b"] * 3 + ["c"] * 12,
+                          "steps": [1.0, 2.0, 3.0, np.nan, np.nan, np.nan, np.nan] + list(np.arange(12.0))})
+    s = summary(table, "steps")
+    assert tuple(s.loc["a", ["steps", "low", "high"]]) == pytest.approx(t_ci(np.array([1.0, 2.0, 3.0])))
+    assert s.loc["a", "missing"] == 1 and summary_cell(s.loc["a"], "steps", 1).endswith("; 1 of 4 never")
+    assert summary_cell(s.loc["b"], "steps") == "never (3 of 3 runs)"
+    assert ci_text(np.nan, np.nan, np.nan) == "no value"
+    # More than five seeds: the bootstrap interval, narrower than t's for these values.
+    assert s.loc["c", "high"] - s.loc["c", "low"] < np.subtract(*t_ci(np.arange(12.0))[2:0:-1]) + 1e-9
