@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install reproduce book test lint bench bench-competence clean
+.PHONY: install reproduce book check-book test lint bench bench-competence browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,21 @@ reproduce: install
 book: install
 	$(BIN)/jupyter-book build . --all -W --keep-going
 
+# Every page of the built book rendered offline by headless Chromium: no raw TeX, broken image,
+# unresolved role, nan in a table, or anything fetched from the network.
+check-book: book browser
+	$(BIN)/python -m nasdqn.bookcheck _build/html
+
 lint: install
 	$(BIN)/ruff check nasdqn tests benchmarks
 
-test: install lint
+# A headless browser for the book's offline reading check (tests/test_book.py), from Debian's packages.
+browser:
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium-headless-shell >/dev/null; else echo "make browser: run as root, or install chromium-headless-shell"; fi; }
+
+test: install lint browser
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -257,6 +257,14 @@ def ci_text(point: float, low: float, high: float, digits: int = 2) -> str:
     return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def search_table(table: pd.DataFrame, by: str | list[str] = "method") -> pd.DataFrame:
+    """`analysis.search_summary` for reading: the first switch as a whole step, or `none` where no run
+    of the group switched."""
+    out = analysis.search_summary(table, by)
+    out["first_switch"] = ["none" if pd.isna(v) else f"{v:.0f}" for v in out["first_switch"]]
+    return out
+
+
 def summary_cell(row: pd.Series, column: str, digits: int = 2) -> str:
     """One `analysis.summary` row as a table cell: the statistic with its interval over the runs that
     got there, and how many never did (a censored time is counted, never averaged as a number)."""

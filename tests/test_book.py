@@ -72,6 +72,31 @@ def test_book_builds_without_warnings_on_fresh_smoke_data(smoke_data, tmp_path):
     assert "0 run directories refused" in (html / "book" / "setup.html").read_text()
 
 
-def test_book_builds_without_warnings_from_committed_data(tmp_path):
+def test_book_builds_without_warnings_from_committed_data_and_reads_cleanly_offline(tmp_path):
+    from nasdqn.bookcheck import check_book, find_browser
+
     html = _build(REPO / "data", tmp_path)
     assert (html / "book" / "results.html").exists()
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()  # formulas need no CDN
+    if find_browser() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs a headless browser for the offline reading check: make browser")
+        pytest.skip("no headless browser (make browser installs chromium-headless-shell)")
+    assert check_book(html) == {}
+
+
+def test_bookcheck_finds_what_a_reader_would():
+    """The offline reading check on pages made to fail it (no browser needed: the DOM is given)."""
+    from nasdqn.bookcheck import problems
+
+    page = Path("/nonexistent/book/p.html")
+    clean = ('<p>ok <span class="math"><mjx-container>x</mjx-container></span></p>'
+             '<table><tr><td>0.95 [0.93, 0.97]</td><td>none</td></tr></table><pre>{doc}`in code is fine`</pre>')
+    assert problems(page, clean) == []
+    bad = ('<p>see {doc}`hindsight`</p><span class="math notranslate">\\(x^2\\)</span>'
+           '<table><tr><td>nan [nan, nan]</td></tr></table><img src="missing.png">'
+           '<script src="https://cdn.example.org/mathjax.js"></script>')
+    found = problems(page, bad)
+    assert any("raw TeX" in f for f in found) and "unresolved role {doc}" in found
+    assert any(f.startswith("nan in a table cell") for f in found)
+    assert "broken image missing.png" in found and any("fetched from the network" in f for f in found)
