@@ -91,6 +91,24 @@ def run_table(root: str | Path, experiment: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["env", "method", "seed", "status", "error"])
 
 
+# One colour per method across the whole book (seaborn's colour-blind palette); methods outside the
+# list (fixed:<arch>, ablation variants, peers) take the palette's remaining colours by first sight.
+_PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
+            "#56b4e9")
+METHOD_COLOURS = dict(zip(METHOD_ORDER, _PALETTE, strict=False))
+_extra_colours: dict[str, str] = {}
+
+
+def method_colour(method: str) -> str:
+    """The colour `method` has in every figure of the book."""
+    if method in METHOD_COLOURS:
+        return METHOD_COLOURS[method]
+    if method not in _extra_colours:
+        spare = _PALETTE[len(METHOD_COLOURS):] or _PALETTE
+        _extra_colours[method] = spare[len(_extra_colours) % len(spare)]
+    return _extra_colours[method]
+
+
 def method_order(methods) -> list[str]:
     known = [m for m in METHOD_ORDER if m in set(methods)]
     return known + sorted(set(methods) - set(known))
@@ -118,8 +136,9 @@ def plot_learning_curves(scores: pd.DataFrame, column: str = "score", statistic=
     for method in methods or method_order(scores["method"]):
         wide = scores[scores["method"] == method].pivot(index="seed", columns="step", values=column)
         point, low, high = bootstrap_ci(wide.to_numpy(), statistic)
-        ax.plot(wide.columns, point, label=f"{method} ({len(wide)} seeds)")
-        ax.fill_between(wide.columns, low, high, alpha=0.2)
+        colour = method_colour(method)
+        ax.plot(wide.columns, point, label=f"{method} ({len(wide)} seeds)", color=colour)
+        ax.fill_between(wide.columns, low, high, alpha=0.2, color=colour)
     ax.set_xlabel("environment step")
     ax.set_ylabel("normalised score" if column == "score" else "greedy return")
     ax.legend(fontsize="small")
@@ -150,7 +169,8 @@ def plot_intervals(labels: list[str], point, low, high, xlabel: str, title: str 
     y = np.arange(len(labels))
     point = np.asarray(point, dtype=float)
     err = np.vstack([point - np.asarray(low, dtype=float), np.asarray(high, dtype=float) - point])
-    ax.errorbar(point, y, xerr=err, fmt="o", capsize=4)
+    for i, label in enumerate(labels):
+        ax.errorbar(point[i], y[i], xerr=err[:, i:i + 1], fmt="o", capsize=4, color=method_colour(str(label)))
     if reference is not None:
         ax.axvline(reference, color="grey", linestyle="--")
     ax.set_yticks(y, labels)
@@ -166,8 +186,8 @@ def plot_performance_profiles(profiles: dict[str, tuple[np.ndarray, np.ndarray, 
     per method, with stratified-bootstrap CI bands."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for method, (point, low, high) in profiles.items():
-        ax.plot(taus, point, label=method)
-        ax.fill_between(taus, low, high, alpha=0.2)
+        ax.plot(taus, point, label=method, color=method_colour(method))
+        ax.fill_between(taus, low, high, alpha=0.2, color=method_colour(method))
     ax.set_xlabel("normalised score tau")
     ax.set_ylabel("fraction of runs with score > tau")
     ax.set_ylim(0, 1)
@@ -273,6 +293,30 @@ def summary_cell(row: pd.Series, column: str, digits: int = 2) -> str:
         return f"never ({runs} of {runs} runs)"
     text = ci_text(row[column], row["low"], row["high"], digits)
     return text + (f"; {missing} of {runs} never" if missing else "")
+
+
+def plot_forest(comparisons: pd.DataFrame) -> plt.Figure:
+    """Every comparison behind the claims (`claims_table`'s second table): NAS-DQN's difference from
+    each comparator with its 95% interval, one panel per claim (positive favours NAS-DQN); green
+    where significantly better, red where significantly worse (Holm), grey otherwise."""
+    claims = list(dict.fromkeys(comparisons["claim"]))
+    fig, axes = plt.subplots(len(claims), 1, figsize=(8, sum(0.5 + 0.32 * (comparisons["claim"] == c).sum()
+                                                            for c in claims)), squeeze=False)
+    for ax, claim in zip(axes[:, 0], claims, strict=True):
+        c = comparisons[comparisons["claim"] == claim].reset_index(drop=True)
+        labels = [a if a != BEST_FIXED else f"{a} ({b})" for a, b in
+                  zip(c["against"], c.get("best_fixed_arch", [""] * len(c)), strict=True)]
+        y = np.arange(len(c))
+        colours = np.where(c["better"], "#029e73", np.where(c["worse"], "#d55e00", "#949494"))
+        for i, (d, lo, hi) in enumerate(c[["difference", "diff_low", "diff_high"]].to_numpy()):
+            ax.errorbar(d, y[i], xerr=[[d - lo], [hi - d]], capsize=3, fmt="o", color=colours[i])
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(y, labels, fontsize="small")
+        ax.invert_yaxis()
+        ax.set_title(claim, fontsize="medium", loc="left")
+    axes[-1, 0].set_xlabel("NAS-DQN minus comparator (positive favours NAS-DQN), 95% interval")
+    fig.tight_layout()
+    return fig
 
 
 def plot_probability_of_improvement(comparisons: pd.DataFrame, title: str) -> plt.Figure:
