@@ -44,8 +44,9 @@ class ReplayBuffer:
 class DQNAgent:
     def __init__(self, obs_dim: int, n_actions: int, arch: Arch, *, lr: float, gamma: float,
                  batch_size: int, buffer_size: int, grad_clip: float, rng: np.random.Generator,
-                 torch_generator: torch.Generator) -> None:
+                 torch_generator: torch.Generator, double: bool = True) -> None:
         self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.double = double
         self.lr, self.gamma, self.batch_size, self.grad_clip = lr, gamma, batch_size, grad_clip
         self.rng = rng
         self.buffer = ReplayBuffer(buffer_size, obs_dim)
@@ -90,9 +91,10 @@ class DQNAgent:
 
         q_both, inputs = self.online.forward_keep(self._both_t)
         q = q_both[:b].gather(1, actions)
-        # Double DQN: the online network picks the next action, the target network values it.
-        next_action = q_both[b:].argmax(dim=1, keepdim=True)
-        next_q = self.target(self._both_t[b:]).gather(1, next_action)
+        if self.double:  # Double DQN: the online network picks the next action, the target network values it
+            next_q = self.target(self._both_t[b:]).gather(1, q_both[b:].argmax(dim=1, keepdim=True))
+        else:  # DQN (as Stable-Baselines3's): the target network's own maximum
+            next_q = self.target(self._both_t[b:]).max(dim=1, keepdim=True).values
         target = torch.addcmul(reward_cont[:, :1], reward_cont[:, 1:], next_q, value=self.gamma)
         # Huber loss (delta 1) averaged over the batch: its gradient is clip(q - y, -1, 1) / b.
         grad_q = (q - target).clamp_(-1.0, 1.0).div_(b)

@@ -27,6 +27,7 @@ SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas")
 METHODS = (*FIXED_ARCHS, "fixed:<arch>", *SEARCH_METHODS)
 LAYER_WIDTHS = ("uniform", "free")
 INHERIT = ("morph", "none")
+TARGETS = ("double", "max")
 
 # Arbitrary but generous limits: they exist to refuse typos (10^9 units), not to restrict research.
 MAX_STEPS = 100_000_000
@@ -164,6 +165,10 @@ class RunConfig:
     eps_end: float = _opt(0.05, "final exploration rate")
     eps_fraction: float = _opt(0.2, "fraction of the steps over which epsilon decays linearly")
     grad_clip: float = _opt(10.0, "gradient-norm clipping threshold")
+    target: str = _opt(
+        "double", "bootstrap target: double (Double DQN: the online network picks the next action) | max (DQN: "
+        "the target network's own maximum, as Stable-Baselines3's DQN)", legacy=True,
+    )
 
     # --- evaluation ------------------------------------------------------------------------
     eval_every: int = _opt(2_500, "steps between greedy evaluations")
@@ -398,6 +403,7 @@ def validate(c: RunConfig) -> None:
         v = getattr(c, name)
         _check(0 <= v <= 1, f"{name} {v}: allowed [0, 1]")
     _check(c.grad_clip > 0, f"grad_clip {c.grad_clip}: must be > 0")
+    _check(c.target in TARGETS, f"target {c.target!r}; allowed: {', '.join(TARGETS)}")
     _check(c.eval_every >= 1, f"eval_every {c.eval_every}: must be >= 1")
     _check(1 <= c.eval_episodes <= 1000, f"eval_episodes {c.eval_episodes}: allowed 1..1000")
     _check(0 <= c.eval_seed <= MAX_SEED, f"eval_seed {c.eval_seed}: allowed 0..{MAX_SEED}")

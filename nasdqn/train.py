@@ -186,7 +186,7 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
     arch = controller.initial()
     agent = DQNAgent(obs_dim, n_actions, arch, lr=config.lr, gamma=config.gamma, batch_size=config.batch_size,
                      buffer_size=config.buffer_size, grad_clip=config.grad_clip, rng=agent_rng,
-                     torch_generator=torch_gen)
+                     torch_generator=torch_gen, double=config.target == "double")
 
     timing = dict.fromkeys(TIMING_KEYS, 0.0)
     episodes: list[tuple] = []

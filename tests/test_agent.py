@@ -9,7 +9,7 @@ from nasdqn.search_space import Arch
 def _agent(arch="relu-32", batch=16, **kw):
     return DQNAgent(3, 4, Arch.parse(arch), lr=1e-3, gamma=0.9, batch_size=batch, buffer_size=kw.get("size", 100),
                     grad_clip=kw.get("clip", 10.0), rng=np.random.default_rng(0),
-                    torch_generator=torch.Generator().manual_seed(0))
+                    torch_generator=torch.Generator().manual_seed(0), double=kw.get("double", True))
 
 
 def test_replay_buffer_wraps_around_keeping_the_newest():
@@ -23,9 +23,11 @@ def test_replay_buffer_wraps_around_keeping_the_newest():
     np.testing.assert_array_equal(buf.recent_states(3)[:, 0], [11, 10, 9])
 
 
-def test_update_matches_a_double_dqn_reference_step():
-    """One update of ours against the same step written with autograd and torch.optim."""
-    agent = _agent(clip=0.05)  # a small clip so that clipping is active
+@pytest.mark.parametrize("double", [True, False])
+def test_update_matches_a_reference_step(double):
+    """One update of ours against the same step written with autograd and torch.optim: Double DQN's
+    target, or (double=False) DQN's, the target network's own maximum."""
+    agent = _agent(clip=0.05, double=double)  # a small clip so that clipping is active
     rng = np.random.default_rng(1)
     for _ in range(50):
         agent.buffer.add(rng.standard_normal(3), int(rng.integers(4)), float(rng.standard_normal()),
@@ -45,8 +47,9 @@ def test_update_matches_a_double_dqn_reference_step():
     obs, nxt = torch.from_numpy(b.obs[idx]), torch.from_numpy(b.next_obs[idx])
     a = torch.from_numpy(b.actions[idx])
     with torch.no_grad():
-        y = torch.from_numpy(b.reward_cont[idx, :1]) + 0.9 * torch.from_numpy(b.reward_cont[idx, 1:]) * tgt(nxt).gather(
-            1, online(nxt).argmax(1, keepdim=True))
+        next_q = (tgt(nxt).gather(1, online(nxt).argmax(1, keepdim=True)) if double
+                  else tgt(nxt).max(1, keepdim=True).values)
+        y = torch.from_numpy(b.reward_cont[idx, :1]) + 0.9 * torch.from_numpy(b.reward_cont[idx, 1:]) * next_q
     loss = torch.nn.functional.smooth_l1_loss(online(obs).gather(1, a), y)
     opt = torch.optim.Adam([leaf], lr=1e-3)
     opt.zero_grad()
