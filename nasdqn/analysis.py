@@ -545,6 +545,10 @@ def peer_comparison(ours: pd.DataFrame, peer: pd.DataFrame, metric: str = "final
             row[f"{side}_peak"] = float(t["peak_return"].mean())
             row[f"{side}_cpu_s"] = float((t["sec_per_step"] * t["steps"]).mean())
         same = np.allclose(x, x[0]) and np.allclose(y, y[0])
+        tx, ty = mine["final_train_return"].to_numpy(dtype=float), theirs["final_train_return"].to_numpy(dtype=float)
+        ok = np.isfinite(tx).sum() >= 2 and np.isfinite(ty).sum() >= 2
+        row["train_difference"], row["train_low"], row["train_high"] = (
+            S.welch_difference_ci(tx[np.isfinite(tx)], ty[np.isfinite(ty)]) if ok else (np.nan,) * 3)
         row.update({"solved_return": solved, "difference": diff, "diff_low": low, "diff_high": high,
                     "mde": S.minimum_detectable_effect(x, y),
                     "p": (0.0 if x[0] != y[0] else 1.0) if same else S.welch_p(x, y)})
