@@ -26,7 +26,10 @@ def run_metrics(runs: Sequence[RunResult]) -> pd.DataFrame:
     for r in runs:
         c, a = r.config, r.anchors
         curve = M.eval_curve(r.evals)
-        steps, score = curve.index.to_numpy(), M.normalised(curve.to_numpy(), a["random_return"], a["reference_return"])
+        steps = curve.index.to_numpy()
+        # A user's env may have no "solved" return: its normalised measures are then undefined (NaN).
+        score = (M.normalised(curve.to_numpy(), a["random_return"], a["reference_return"])
+                 if a.get("reference_return") is not None else np.full(len(curve), np.nan))
         final = float(score[-c.final_evals:].mean())
         events = r.arch_events
         switches = events[events["from_arch"].notna()]

@@ -289,3 +289,10 @@ def test_does_it_learn_needs_the_top_quarter_beyond_the_random_control():
     grows = pd.DataFrame(rows("nas", ["relu-64"] * 10) + rows("random-freeze", ["relu-8"] * 3 + ["relu-64"] * 7))
     b = analysis.does_it_learn(grows, ranking)
     assert b["top"] == 0 and b["fisher_p"] == 1.0 and not b["learns"]
+
+
+def test_run_metrics_of_an_env_without_a_solved_return_keep_the_raw_measures():
+    r = make_run("fixed-medium", 0, [0.0, 0.5, 0.9, 0.9])
+    r.anchors = {"random_return": -1000.0, "reference_return": None}
+    row = analysis.run_metrics([r]).iloc[0]
+    assert row["final_return"] == pytest.approx(-550.0) and np.isnan(row["final_score"]) and np.isnan(row["auc"])
