@@ -7,7 +7,8 @@ are not compared. Where tables differ (another processor or library build can ch
 of floating-point sums, and the differences grow through training), the comparison reports the
 largest difference of an evaluation return and whether the regenerated runs' metrics agree with the
 committed ones within their intervals (per env and method: Welch's 95% interval of the difference
-of mean final score and of mean AUC covers 0; a single seed agrees when its difference is 0).
+of mean final score and of mean AUC covers 0; with a single seed that differs, agreement cannot be
+judged and is not claimed).
 """
 
 from __future__ import annotations
