@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-PENDULUM_ID = "NASDQN/InvertedPendulum-v0"
+from nasdqn.envs import PENDULUM_ID, resolve_env_id
+from nasdqn.errors import MAX_DEPTH, MAX_SEED, MAX_STEPS, MAX_WIDTH, ConfigError
+from nasdqn.search_space import Arch, SearchSpace
+
+# Re-exported: callers import these from here, where the options are.
+__all__ = ["MAX_DEPTH", "MAX_SEED", "MAX_STEPS", "MAX_WIDTH", "PENDULUM_ID", "ConfigError", "RunConfig"]
+
 
 # Named fixed baselines of the paper (DESIGN.md, "Baselines").
 FIXED_ARCHS = {
@@ -29,15 +35,6 @@ LAYER_WIDTHS = ("uniform", "free")
 INHERIT = ("morph", "none")
 TARGETS = ("double", "max")
 
-# Arbitrary but generous limits: they exist to refuse typos (10^9 units), not to restrict research.
-MAX_STEPS = 100_000_000
-MAX_SEED = 2**31 - 1
-MAX_WIDTH = 4096
-MAX_DEPTH = 8
-
-
-class ConfigError(ValueError):
-    """A run option has a value that is not allowed; the message names what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -368,10 +365,6 @@ def _check(ok: bool, message: str) -> None:
 
 def validate(c: RunConfig) -> None:
     """Refuse values that cannot make a meaningful run, naming the allowed range."""
-    # Imported here because these modules import this one for ConfigError.
-    from nasdqn.envs import resolve_env_id
-    from nasdqn.search_space import Arch, SearchSpace
-
     _check(bool(_NAME.match(c.experiment)), f"experiment {c.experiment!r}: use 1-64 letters, digits, _ . + -")
     _check(
         c.method in FIXED_ARCHS or c.method in SEARCH_METHODS or c.method.startswith("fixed:"),

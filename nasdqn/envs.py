@@ -19,7 +19,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from nasdqn.config import PENDULUM_ID, ConfigError
+from nasdqn.errors import ConfigError
+
+PENDULUM_ID = "NASDQN/InvertedPendulum-v0"
 
 
 @dataclass(frozen=True)

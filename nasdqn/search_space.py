@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nasdqn.config import MAX_DEPTH, MAX_WIDTH, ConfigError
+from nasdqn.errors import MAX_DEPTH, MAX_WIDTH, ConfigError
 
 if TYPE_CHECKING:
     from nasdqn.config import RunConfig
