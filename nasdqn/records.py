@@ -113,7 +113,30 @@ def _cpu_model() -> dict[str, Any]:
         return {}
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), None)
     flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    return {"cpu_model": model, "avx512": "avx512f" in flags}
+    return {"cpu_model": model, "avx512": "avx512f" in flags, **_kernels()}
+
+
+def _kernels() -> dict[str, Any]:
+    """Which kernels the math libraries chose: numpy's OpenBLAS core (set by OPENBLAS_CORETYPE or
+    detected) and torch's CPU capability. Runs with the same config and seed are bit-identical only
+    where these match: measured here, OpenBLAS's Haswell and SkylakeX kernels, and MKL with and
+    without MKL_CBWR, give different bits for the same products."""
+    out: dict[str, Any] = {"openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
+                           "mkl_cbwr_env": os.environ.get("MKL_CBWR")}
+    try:
+        import threadpoolctl
+
+        blas = [i for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"]
+        out["openblas_core"] = blas[0].get("architecture") if blas else None
+    except Exception:  # a library that cannot say is recorded as unknown, never fails a run
+        out["openblas_core"] = None
+    try:
+        import torch
+
+        out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    except Exception:
+        out["torch_cpu_capability"] = None
+    return out
 
 
 def _begin(path: Path) -> None:

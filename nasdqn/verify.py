@@ -90,7 +90,10 @@ def _host(meta: dict) -> str:
     host = meta.get("host") or {}
     model = host.get("cpu_model") or "CPU model not recorded"
     avx = {True: ", AVX-512", False: ", no AVX-512"}.get(host.get("avx512"), "")
-    return f"{model}{avx}, {host.get('cpus', '?')} cores"
+    kernels = "".join(f", {label} {host[key]}" for key, label in (("openblas_core", "OpenBLAS"),
+                                                                  ("torch_cpu_capability", "torch"))
+                      if host.get(key))
+    return f"{model}{avx}{kernels}, {host.get('cpus', '?')} cores"
 
 
 def agreement(comparison: pd.DataFrame) -> pd.DataFrame:
