@@ -98,10 +98,7 @@ def compare(table: pd.DataFrame, metric: Metric, method: str, others: Sequence[s
     positive = `method` better) with a bootstrap CI, probability of improvement with its CI, Welch's
     t and Mann-Whitney U p-values (two-sided) and their Holm adjustment over this family."""
     def values(name: str) -> np.ndarray:
-        v = table.loc[table["method"] == name, metric.column].to_numpy(dtype=float)
-        if metric.missing_as is not None:
-            v = np.where(np.isfinite(v), v, metric.missing_as)
-        return v if metric.higher_is_better else -v
+        return _oriented(table[table["method"] == name], metric)
 
     x = values(method)
     rows = []
@@ -205,6 +202,8 @@ def best_fixed(sweep: pd.DataFrame, metric: Metric) -> str:
 
 
 def _oriented(table: pd.DataFrame, metric: Metric) -> np.ndarray:
+    """`metric`'s values of these runs, missing ones filled in, negated where lower is better: larger
+    is then always better."""
     v = table[metric.column].to_numpy(dtype=float)
     if metric.missing_as is not None:
         v = np.where(np.isfinite(v), v, metric.missing_as)
@@ -217,15 +216,13 @@ def measure_family(table: pd.DataFrame, metric: Metric, sweep: pd.DataFrame | No
     fixed design on this measure (`BEST_FIXED`, its runs from the sweep's seeds): one Holm family per
     measure, so a comparison has the same p-value in every chapter and claim that shows it."""
     others = [m for m in dict.fromkeys(table["method"]) if m != method]
-    combined = table
-    if sweep is not None and len(sweep):
-        best = best_fixed(sweep, metric)
-        combined = pd.concat([table, sweep[sweep["method"] == best].assign(method=BEST_FIXED)], ignore_index=True)
-        others.append(BEST_FIXED)
-        out = compare(combined, metric, method, others)
-        out["best_fixed_arch"] = best.removeprefix("fixed:")
-        return out
-    return compare(combined, metric, method, others)
+    if sweep is None or not len(sweep):
+        return compare(table, metric, method, others)
+    best = best_fixed(sweep, metric)
+    combined = pd.concat([table, sweep[sweep["method"] == best].assign(method=BEST_FIXED)], ignore_index=True)
+    out = compare(combined, metric, method, [*others, BEST_FIXED])
+    out["best_fixed_arch"] = best.removeprefix("fixed:")
+    return out
 
 
 def claim_comparisons(table: pd.DataFrame, claim: Claim, sweep: pd.DataFrame | None = None) -> pd.DataFrame:
