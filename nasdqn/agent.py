@@ -3,6 +3,8 @@ clipping, a preallocated replay buffer, and `reconfigure(arch)` to change the ne
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -33,6 +35,15 @@ class ReplayBuffer:
         self.reward_cont[i, 1] = not terminal
         self.pos = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+
+    def keep_recent(self, fraction: float) -> None:
+        """Drop all but the most recent `fraction` of the stored transitions (at least one), which
+        then sit at the start of the arrays in the order they were added."""
+        n = max(1, math.ceil(fraction * self.size)) if self.size else 0
+        idx = (self.pos - n + np.arange(n)) % self.capacity
+        for array in (self.obs, self.next_obs, self.actions, self.reward_cont):
+            array[:n] = array[idx]  # fancy indexing copies first, so overlapping ranges are safe
+        self.size, self.pos = n, n % self.capacity
 
     def recent_states(self, n: int) -> np.ndarray:
         """Up to n most recent observations (probe states for morphing and distillation)."""
@@ -127,11 +138,14 @@ class DQNAgent:
         self.target.flat.copy_(self.online.flat)
 
     def reconfigure(self, arch: Arch, rng: np.random.Generator, distill_steps: int = 0,
-                    probe_size: int = 2048, inherit: bool = True) -> MorphReport:
-        """Morph the online network into `arch` (or, `inherit=False`, replace it by a fresh one); the
-        target follows it, the replay buffer is kept."""
+                    probe_size: int = 2048, inherit: str = "morph", replay_keep: float = 1.0) -> MorphReport:
+        """Turn the online network into `arch` (`networks.morph`: `inherit` says how much of it is
+        carried over). The target network becomes a copy of the new online one and Adam starts
+        afresh; the replay buffer keeps its most recent `replay_keep` fraction (all by default)."""
         probe = torch.from_numpy(self.buffer.recent_states(probe_size)) if self.buffer.size else None
         net, report = morph(self.online, arch, rng, probe, distill_steps=distill_steps,
                             batch_size=self.batch_size, inherit=inherit)
         self._set_online(net)
+        if replay_keep < 1.0:
+            self.buffer.keep_recent(replay_keep)
         return report

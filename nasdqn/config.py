@@ -15,7 +15,7 @@ from typing import Any
 
 from nasdqn.envs import PENDULUM_ID, resolve_env_id
 from nasdqn.errors import MAX_DEPTH, MAX_SEED, MAX_STEPS, MAX_WIDTH, ConfigError
-from nasdqn.search_space import Arch, SearchSpace
+from nasdqn.search_space import INHERIT_MODES, Arch, SearchSpace
 
 # Re-exported: callers import these from here, where the options are.
 __all__ = ["MAX_DEPTH", "MAX_SEED", "MAX_STEPS", "MAX_WIDTH", "PENDULUM_ID", "ConfigError", "RunConfig"]
@@ -32,7 +32,6 @@ FIXED_ARCHS = {
 SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas")
 METHODS = (*FIXED_ARCHS, "fixed:<arch>", *SEARCH_METHODS)
 LAYER_WIDTHS = ("uniform", "free")
-INHERIT = ("morph", "none")
 TARGETS = ("double", "max")
 
 
@@ -185,8 +184,13 @@ class RunConfig:
     search_interval: int = _opt(10, "episodes between controller decisions", scope="search")
     inherit: str = _opt(
         "morph", "weights of a new architecture: morph (inherit the old network's function, Net2Net-style) | "
-        "none (a fresh random network at every switch: the ablation of weight inheritance)",
+        "copy (copy every layer whose shape matches, initialise the others afresh: the paper's reported "
+        "transfer) | none (a fresh random network at every switch: the ablation of weight inheritance)",
         scope="search", legacy=True,
+    )
+    replay_keep: float = _opt(
+        1.0, "fraction of the replay buffer kept at an architecture change, the most recent transitions "
+        "(the paper reportedly keeps 25%)", scope="search", legacy=True,
     )
     distill_steps: int = _opt(
         0, "after a change that does not preserve the function: distillation steps on replay states",
@@ -403,7 +407,8 @@ def validate(c: RunConfig) -> None:
     _check(c.final_evals >= 1, f"final_evals {c.final_evals}: must be >= 1")
     _check(c.search_interval >= 1, f"search_interval {c.search_interval}: must be >= 1")
     _check(0 <= c.distill_steps <= 100_000, f"distill_steps {c.distill_steps}: allowed 0..100000")
-    _check(c.inherit in INHERIT, f"inherit {c.inherit!r}; allowed: {', '.join(INHERIT)}")
+    _check(c.inherit in INHERIT_MODES, f"inherit {c.inherit!r}; allowed: {', '.join(INHERIT_MODES)}")
+    _check(0.0 < c.replay_keep <= 1.0, f"replay_keep {c.replay_keep}: allowed 0 < replay_keep <= 1")
     _check(c.layer_widths in LAYER_WIDTHS, f"layer_widths {c.layer_widths!r}; allowed: {', '.join(LAYER_WIDTHS)}")
     _check(all(e >= 1 for e in c.switch_at) and list(c.switch_at) == sorted(set(c.switch_at)),
            f"switch_at {list(c.switch_at)}: episode numbers >= 1, increasing, no repeats")

@@ -19,16 +19,49 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nasdqn.search_space import Arch, preserves_function
+from nasdqn.search_space import INHERIT_MODES, Arch, preserves_function
 
 # A tanh layer added as an identity is tanh(eps * h) / eps, exact only as eps -> 0; a smaller eps
 # means a larger weight downstream. 0.1 keeps the error below ~0.4% for |h| <= 1.
 _TANH_EPS = 0.1
-_ACT = {"relu": torch.relu, "tanh": torch.tanh}
-_ACT_BACKWARD = {  # gradient through the activation, given its output h (one op each)
+LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
+_ACT = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, LEAKY_SLOPE),
+    "elu": torch.nn.functional.elu,
+    "sigmoid": torch.sigmoid,
+}
+# Gradient through the activation, given its output h (one op each). Each activation is monotone,
+# so its output determines the derivative and the layer inputs need not be kept.
+_ACT_BACKWARD = {
     "relu": lambda g, h: torch.ops.aten.threshold_backward(g, h, 0.0),
     "tanh": lambda g, h: torch.ops.aten.tanh_backward(g, h),
+    "leaky_relu": lambda g, h: torch.ops.aten.leaky_relu_backward(g, h, LEAKY_SLOPE, True),
+    "elu": lambda g, h: torch.ops.aten.elu_backward(g, 1.0, 1.0, 1.0, True, h),
+    "sigmoid": lambda g, h: torch.ops.aten.sigmoid_backward(g, h),
 }
+
+
+def _relu_np(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0, out=x)
+
+
+def _leaky_relu_np(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, LEAKY_SLOPE * x, out=x)
+
+
+def _elu_np(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0.0, x, np.expm1(np.minimum(x, 0.0)))
+
+
+def _sigmoid_np(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warning for large |x|, unlike 1 / (1 + exp(-x))
+
+
+# The same activations on numpy arrays, for acting (see MLP.numpy_forward).
+_ACT_NP = {"relu": _relu_np, "tanh": np.tanh, "leaky_relu": _leaky_relu_np, "elu": _elu_np,
+           "sigmoid": _sigmoid_np}
 
 
 def _views(flat: torch.Tensor, sizes: tuple[int, ...]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -109,7 +142,7 @@ class MLP:
         """
         weights = [w.numpy() for w in self.weights]
         biases = [b.numpy() for b in self.biases]
-        act = np.tanh if self.arch.activation == "tanh" else (lambda x: np.maximum(x, 0.0, out=x))
+        act = _ACT_NP[self.arch.activation]
 
         def forward(x: np.ndarray) -> np.ndarray:
             for w, b in zip(weights[:-1], biases[:-1], strict=False):
@@ -210,19 +243,45 @@ def relative_output_change(old: MLP, new: MLP, states: torch.Tensor) -> float:
     return float((q_new - q_old).abs().mean() / q_old.abs().mean().clamp_min(1e-8))
 
 
+def _copy_matching(net: MLP, new_arch: Arch, rng: np.random.Generator) -> MLP:
+    """A fresh network of `new_arch` into which every layer of `net` whose shape matches is copied.
+
+    Layers are matched by position from the input (hidden layer i to hidden layer i) and the output
+    layer to the output layer, so relu-64x64 -> tanh-64x64x64 keeps both hidden layers and the output
+    layer (which then reads a fresh third layer) and relu-32x32 -> relu-64x64 keeps nothing.
+    """
+    fresh = torch.Generator().manual_seed(int(rng.integers(2**63)))
+    new = MLP(net.n_in, net.n_out, new_arch, generator=fresh)
+    old_w, old_b = net.weights, net.biases
+    last_old, last_new = len(old_w) - 1, len(new.weights) - 1
+    for i, (w, b) in enumerate(zip(new.weights, new.biases, strict=True)):
+        j = last_old if i == last_new else i
+        if i != last_new and j >= last_old:
+            continue  # a hidden layer deeper than any of the old network's
+        if old_w[j].shape == w.shape:
+            w.copy_(old_w[j])
+            b.copy_(old_b[j])
+    return new
+
+
 def morph(net: MLP, new_arch: Arch, rng: np.random.Generator, probe_states: torch.Tensor | None = None,
           distill_steps: int = 0, distill_lr: float = 1e-3, batch_size: int = 64,
-          inherit: bool = True) -> tuple[MLP, MorphReport]:
+          inherit: str = "morph") -> tuple[MLP, MorphReport]:
     """Return a network of `new_arch` that inherits what `net` learned, and a report of the change.
-    With `inherit=False` (the ablation), a freshly initialised network instead: nothing is preserved.
+
+    `inherit`: `morph` carries the function over (Net2Net edits, below); `copy` copies every layer
+    whose shape matches and initialises the others afresh (the paper's reported "matching weights"
+    transfer); `none` (the ablation) is a freshly initialised network: nothing is preserved.
 
     The order of edits matters for exactness: layers are added (as identities of the last layer)
     before widths change, so a pure growth is exact throughout (see `preserves_function`).
     `probe_states` (e.g. replay states) measure the change and feed the optional distillation;
     without them, standard-normal inputs are used for the measurement only.
     """
+    if inherit not in INHERIT_MODES:
+        raise ValueError(f"inherit {inherit!r}; allowed: {', '.join(INHERIT_MODES)}")
     old_arch = net.arch
-    if inherit:
+    if inherit == "morph":
         layers = net.layers()
         while len(layers) - 1 < new_arch.depth:
             _deepen(layers, old_arch.activation)
@@ -235,6 +294,8 @@ def morph(net: MLP, new_arch: Arch, rng: np.random.Generator, probe_states: torc
             elif width < current:
                 _narrow(layers, i, width)
         new = MLP.from_layers(new_arch, layers)
+    elif inherit == "copy":
+        new = _copy_matching(net, new_arch, rng)
     else:
         fresh = torch.Generator().manual_seed(int(rng.integers(2**63)))
         new = MLP(net.n_in, net.n_out, new_arch, generator=fresh)
@@ -243,7 +304,8 @@ def morph(net: MLP, new_arch: Arch, rng: np.random.Generator, probe_states: torc
         probe = np.random.default_rng(rng.integers(2**32)).standard_normal((256, net.n_in))
         probe_states = torch.from_numpy(probe.astype(np.float32))
     error = relative_output_change(net, new, probe_states)
-    preserving = inherit and preserves_function(old_arch, new_arch)
+    # A copy keeps the function only when nothing changed, and morph() is called for changes only.
+    preserving = inherit == "morph" and preserves_function(old_arch, new_arch)
     error_after = error
     if distill_steps > 0 and not preserving:
         distill(net, new, probe_states, distill_steps, distill_lr, batch_size, rng)

@@ -14,8 +14,16 @@ from nasdqn.errors import MAX_DEPTH, MAX_WIDTH, ConfigError
 if TYPE_CHECKING:
     from nasdqn.config import RunConfig
 
-ACTIVATIONS = ("relu", "tanh")
-_ARCH = re.compile(r"^(?P<act>[a-z]+)-(?P<widths>\d+(x\d+)*)$")
+# Every activation a network can use. The default search space keeps to the first two; the third
+# group serves the paper's reported 27-configuration space, whose third activation is not named.
+ACTIVATIONS = ("relu", "tanh", "leaky_relu", "elu", "sigmoid")
+DEFAULT_ACTIVATIONS = ("relu", "tanh")
+# Deepening adds a layer that copies the last one: exact for ReLU (relu(relu(x)) = relu(x)), close
+# for tanh (see networks._deepen); for the others a repeated activation changes the function.
+_DEEPEN_PRESERVES = ("relu", "tanh")
+# How a new architecture takes over from the old network (networks.morph).
+INHERIT_MODES = ("morph", "copy", "none")
+_ARCH = re.compile(r"^(?P<act>[a-z][a-z_]*)-(?P<widths>\d+(x\d+)*)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -61,9 +69,12 @@ def preserves_function(old: Arch, new: Arch) -> bool:
 
     That is growth only: same activation, no layer narrowed, layers added only at the end and no
     narrower than the last existing one (each new layer starts as an identity copy of it). For tanh,
-    added layers are only approximately the identity (see networks.py).
+    added layers are only approximately the identity (see networks.py); for the other activations
+    only widening preserves the function.
     """
     if old.activation != new.activation or new.depth < old.depth:
+        return False
+    if new.depth > old.depth and old.activation not in _DEEPEN_PRESERVES:
         return False
     if any(b < a for a, b in zip(old.widths, new.widths, strict=False)):
         return False
@@ -79,7 +90,7 @@ class SearchSpace:
 
     depths: tuple[int, ...] = (1, 2, 3)
     widths: tuple[int, ...] = (32, 64, 128, 256)
-    activations: tuple[str, ...] = ACTIVATIONS
+    activations: tuple[str, ...] = DEFAULT_ACTIVATIONS
     uniform: bool = True
 
     def __post_init__(self) -> None:

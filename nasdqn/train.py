@@ -241,7 +241,7 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
                 timing["controller"] += t1 - t0
                 if new_arch is not None and new_arch != agent.arch:
                     report = agent.reconfigure(new_arch, morph_rng, config.distill_steps,
-                                               inherit=config.inherit == "morph")
+                                               inherit=config.inherit, replay_keep=config.replay_keep)
                     timing["morph"] += clock() - t1
                     events.append((step, episode, report.from_arch, report.to_arch, fb.score,
                                    _entropy(controller), agent.online.n_params, report.error_after,

@@ -23,6 +23,37 @@ def test_replay_buffer_wraps_around_keeping_the_newest():
     np.testing.assert_array_equal(buf.recent_states(3)[:, 0], [11, 10, 9])
 
 
+@pytest.mark.parametrize("fraction,added", [(0.25, 12), (0.5, 3), (1.0, 7), (0.01, 12)])
+def test_keep_recent_keeps_the_newest_fraction_in_order_and_the_buffer_goes_on(fraction, added):
+    buf = ReplayBuffer(8, 2)
+    for i in range(added):
+        buf.add(np.full(2, i), i % 3, float(i), np.full(2, i + 1), False)
+    size = buf.size
+    buf.keep_recent(fraction)
+    n = max(1, int(np.ceil(fraction * size)))
+    kept = list(range(added - n, added))
+    assert buf.size == n and buf.reward_cont[:n, 0].tolist() == kept
+    np.testing.assert_array_equal(buf.obs[:n, 0], kept)
+    np.testing.assert_array_equal(buf.next_obs[:n, 0], np.array(kept) + 1)
+    np.testing.assert_array_equal(buf.actions[:n, 0], np.array(kept) % 3)
+    buf.add(np.full(2, 99), 0, 99.0, np.full(2, 100), True)  # new transitions go after the kept ones
+    assert buf.size == min(n + 1, 8) and buf.recent_states(2)[:, 0].tolist() == [99, kept[-1]]
+
+
+def test_reconfigure_with_copy_and_replay_keep_prunes_the_buffer_and_resets_adam_and_target():
+    agent = _agent("relu-32x32")
+    rng = np.random.default_rng(3)
+    for i in range(40):
+        agent.buffer.add(rng.standard_normal(3), 1, float(i), rng.standard_normal(3), False)
+    agent.update()
+    report = agent.reconfigure(Arch.parse("tanh-32x32"), np.random.default_rng(0), inherit="copy",
+                               replay_keep=0.25)
+    assert agent.arch == Arch.parse("tanh-32x32") and not report.preserving
+    assert agent.buffer.size == 10 and agent.buffer.reward_cont[:10, 0].tolist() == list(range(30, 40))
+    torch.testing.assert_close(agent.target.flat, agent.online.flat)
+    assert float(agent.optimizer.step_count) == 0 and not agent.optimizer.exp_avg.any()
+
+
 @pytest.mark.parametrize("double", [True, False])
 def test_update_matches_a_reference_step(double):
     """One update of ours against the same step written with autograd and torch.optim: Double DQN's

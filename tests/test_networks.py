@@ -5,14 +5,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nasdqn.networks import MLP, FlatAdam, morph
-from nasdqn.search_space import Arch, SearchSpace, preserves_function
+from nasdqn.search_space import ACTIVATIONS, Arch, SearchSpace, preserves_function
 
 
 def _net(arch: str, seed: int = 0, n_in: int = 3, n_out: int = 5) -> MLP:
     return MLP(n_in, n_out, Arch.parse(arch), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("arch", ["relu-64x64", "tanh-32x16x8", "relu-7"])
+@pytest.mark.parametrize("arch", ["relu-64x64", "tanh-32x16x8", "relu-7", "leaky_relu-16x8", "elu-16x8",
+                                  "sigmoid-16x8"])
 def test_hand_written_gradient_equals_autograd(arch):
     net = _net(arch)
     x, a, y = torch.randn(64, 3), torch.randint(0, 5, (64, 1)), torch.randn(64, 1) * 3
@@ -41,10 +42,11 @@ def test_flat_adam_equals_torch_adam_including_gradient_scaling():
     torch.testing.assert_close(p, ref.detach())
 
 
-def test_numpy_forward_matches_torch_and_follows_in_place_updates():
-    net = _net("tanh-16x16")
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_numpy_forward_matches_torch_and_follows_in_place_updates(activation):
+    net = _net(f"{activation}-16x16")
     f = net.numpy_forward()
-    x = np.random.default_rng(0).standard_normal((10, 3)).astype(np.float32)
+    x = 3 * np.random.default_rng(0).standard_normal((10, 3)).astype(np.float32)
     np.testing.assert_allclose(f(x), net(torch.from_numpy(x)).numpy(), atol=1e-6)
     net.flat.mul_(0.5)  # an optimiser step changes parameters in place; the numpy view must see it
     np.testing.assert_allclose(f(x), net(torch.from_numpy(x)).numpy(), atol=1e-6)
@@ -99,3 +101,41 @@ def test_destructive_changes_report_their_error_and_distillation_reduces_it(old,
     assert not plain.preserving and plain.error > 1e-3
     assert plain.error_after == plain.error
     assert repaired.error_after < 0.7 * repaired.error
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "sigmoid"])
+def test_widening_preserves_any_activation_but_only_relu_and_tanh_claim_deepening(activation):
+    net = _net(f"{activation}-8x8")
+    x = torch.randn(256, 3) * 2
+    wide, report = morph(net, Arch.parse(f"{activation}-16x16"), np.random.default_rng(0), x)
+    assert report.preserving
+    torch.testing.assert_close(wide(x), net(x), atol=1e-5, rtol=1e-5)
+    deeper = Arch.parse(f"{activation}-8x8x8")
+    assert not preserves_function(net.arch, deeper)
+    assert preserves_function(Arch.parse("relu-8x8"), Arch.parse("relu-8x8x8"))
+    _, report = morph(net, deeper, np.random.default_rng(0), x)
+    assert not report.preserving and report.error > 1e-4  # a repeated activation is not the identity
+
+
+def _same_layers(new: MLP, old: MLP) -> list[bool]:
+    """Per layer of `new`: is it the layer of `old` at the same position (the output layer: old's output)?"""
+    pairs = [(i, i) for i in range(len(new.weights) - 1)] + [(len(new.weights) - 1, len(old.weights) - 1)]
+    return [j < len(old.weights) and (j < len(old.weights) - 1 or i == len(new.weights) - 1)
+            and new.weights[i].shape == old.weights[j].shape and torch.equal(new.weights[i], old.weights[j])
+            and torch.equal(new.biases[i], old.biases[j]) for i, j in pairs]
+
+
+@pytest.mark.parametrize("old,new,copied", [
+    ("relu-64x64", "tanh-64x64x64", [True, True, False, True]),  # a new third layer, fresh
+    ("relu-32x32x32", "relu-32x32", [True, True, True]),  # the output layer still reads 32 units
+    ("relu-32x32", "relu-64x64", [False, False, False]),  # no shape in common
+    ("tanh-64x64x64", "relu-64x64x64", [True, True, True, True]),  # only the activation changes
+])
+def test_copy_transfers_exactly_the_layers_whose_shape_matches(old, new, copied):
+    net = _net(old)
+    x = torch.randn(512, 3)
+    out, report = morph(net, Arch.parse(new), np.random.default_rng(0), x, inherit="copy")
+    assert out.arch == Arch.parse(new) and _same_layers(out, net) == copied
+    assert not report.preserving and report.error > 1e-3  # measured like any other change
+    again, _ = morph(net, Arch.parse(new), np.random.default_rng(0), x, inherit="copy")
+    assert torch.equal(again.flat, out.flat)  # fresh layers come from the generator passed in

@@ -6,6 +6,7 @@ import pytest
 
 from nasdqn.config import ConfigError, RunConfig, config_hash_of
 from nasdqn.metrics import final_performance, normalised
+from nasdqn.search_space import Arch, SearchSpace
 from nasdqn.train import TIMING_KEYS, train
 
 TINY = dict(steps=1500, learning_starts=300, eval_every=500, eval_episodes=3, search_interval=1, horizon=100)
@@ -54,7 +55,9 @@ def test_metrics_final_performance_and_normalisation():
     (dict(method="bogus"), "unknown method"), (dict(steps=0), "steps"), (dict(seed=-3), "seed"),
     (dict(widths=()), "widths is empty"), (dict(widths=(10**9,)), "width"), (dict(env="Nope-v9"), "unknown env"),
     (dict(method="nas", start_arch="relu-48"), "not in the search space"), (dict(ctrl_signal="magic"), "trend, raw"),
-    (dict(inherit="copy"), "morph, none"), (dict(env="CartPole-v1", pendulum_mass=2.0), "applies only to env"),
+    (dict(inherit="clone"), "morph, copy, none"),
+    (dict(replay_keep=0.0), "0 < replay_keep <= 1"),
+    (dict(env="CartPole-v1", pendulum_mass=2.0), "applies only to env"),
     (dict(pendulum_length=0.0), r"allowed \(0, 100\]"),
     (dict(method="random", ctrl_init="x.json"), "only by method nas"),
 ])
@@ -108,11 +111,13 @@ def test_a_legacy_option_at_its_default_leaves_committed_runs_valid():
     for method in ("nas", "random", "fixed-small"):
         config = RunConfig(method=method)
         stored = config.to_dict()
-        for name in ("inherit", "ctrl_init", "pendulum_mass", "pendulum_length"):
+        for name in ("inherit", "replay_keep", "ctrl_init", "pendulum_mass", "pendulum_length"):
             del stored[name]
         assert config_hash_of(stored) == config.config_hash
     nas = RunConfig(method="nas")
     assert nas.replace(inherit="none").config_hash != nas.config_hash
+    assert nas.replace(inherit="copy").config_hash != nas.config_hash
+    assert nas.replace(replay_keep=0.25).config_hash != nas.config_hash
     assert nas.replace(pendulum_mass=1.5).config_hash != nas.config_hash
     # fixed runs do not search: weight inheritance cannot change them
     assert RunConfig(method="fixed-small", inherit="none").config_hash == RunConfig(method="fixed-small").config_hash
@@ -126,6 +131,31 @@ def test_without_weight_inheritance_every_switch_starts_a_fresh_network():
     kept = train(RunConfig(method="random", seed=3, **TINY)).arch_events.iloc[1:]
     # growth keeps the function (tanh deepening approximately: error ~2e-3)
     assert kept["preserving"].any() and (kept.loc[kept["preserving"], "morph_error"] < 0.01).all()
+
+
+# The paper's protocol as a third party reported it (experiments/paper-reported.yaml), made tiny.
+REPORTED = dict(depths=(2, 3, 4), widths=(32, 64, 128), activations=("relu", "tanh", "leaky_relu"),
+                start_arch="relu-32x32", inherit="copy", replay_keep=0.25)
+
+
+def test_reported_protocol_copies_matching_layers_and_prunes_replay_at_each_change():
+    seen = []
+
+    def observer(step, agent):
+        seen.append((step, agent.buffer.size))
+
+    r = train(RunConfig(method="random", seed=1, **{**TINY, "steps": 2000, "eval_every": 100}, **REPORTED),
+              observer=observer)
+    switches = r.arch_events.iloc[1:]
+    assert len(switches) >= 3 and not switches["preserving"].any()
+    assert np.isfinite(switches["morph_error"]).all() and (switches["morph_error"] > 0).all()
+    space = SearchSpace((2, 3, 4), (32, 64, 128), ("relu", "tanh", "leaky_relu"))
+    assert space.size == 27 and all(space.contains(Arch.parse(a)) for a in switches["to_arch"])
+    # the first change leaves the newest quarter of the buffer (it held every step so far), and the
+    # buffer refills from there; the observer runs after the change of the same step
+    sizes = dict(seen)
+    first = int(switches["step"].iloc[0])
+    assert sizes[first - 100] == first - 100 and sizes[first] == -(-first // 4)
 
 
 def test_transfer_run_starts_from_a_saved_controller(tmp_path):
