@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install reproduce book check-book test lint bench bench-competence browser clean
+.PHONY: install reproduce book check-book test lint bench bench-competence agilerl-env bench-agilerl browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,5 +61,22 @@ bench-competence: install
 	$(BIN)/nasdqn batch experiments/competence.yaml
 	$(BIN)/python benchmarks/competence.py experiments/competence.yaml --workers 2
 
+# AgileRL, a peer measured against (benchmarks/agilerl_peer.py), in a virtual environment of its own:
+# its dependencies (jax, wandb, minari, ...) stay out of the project's. Version 2.58 imports peft at
+# import time although it lists it only in an extra, hence peft here.
+AGILERL_VENV := .venv-agilerl
+$(AGILERL_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(AGILERL_VENV)
+	$(AGILERL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AGILERL_VENV)/bin/pip install --quiet 'torch==2.13.*' 'agilerl==2.58.0' 'peft==0.21.0' -e .
+	touch $@
+
+agilerl-env: $(AGILERL_VENV)/.installed
+
+# AgileRL's evolutionary DQN on the paper's pendulum and CartPole, 3 seeds each (about 1.5 CPU-hours).
+bench-agilerl: agilerl-env
+	$(AGILERL_VENV)/bin/python benchmarks/agilerl_peer.py --task paper-pendulum --seeds 0-2
+	$(AGILERL_VENV)/bin/python benchmarks/agilerl_peer.py --task cartpole --seeds 0-2
+
 clean:
-	rm -rf $(VENV) _build .pytest_cache
+	rm -rf $(VENV) $(AGILERL_VENV) _build .pytest_cache

@@ -7,6 +7,10 @@ one process, in a shuffled order; the cost is the median over repetitions, and i
 to relu-64x64 (fixed-medium) measured in the same repetitions.
 
     python benchmarks/arch_cost.py --steps 4000 --reps 3 --out benchmarks/results/arch_cost.json
+    python benchmarks/arch_cost.py --space reported --out benchmarks/results/arch_cost_reported.json
+
+`--space reported` measures the 27 architectures of the paper's protocol as reported
+(experiments/paper-reported.yaml) instead, with the same reference, so the two files' ratios compare.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from nasdqn.search_space import SearchSpace
 from nasdqn.train import train
 
 REFERENCE = "relu-64x64"
+SPACES = {
+    "default": SearchSpace(),
+    "reported": SearchSpace((2, 3, 4), (32, 64, 128), ("relu", "tanh", "leaky_relu")),
+}
 
 
 def cost(arch: str, steps: int, seed: int) -> float:
@@ -40,8 +48,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4000, help="environment steps per measurement")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (the median is reported)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/arch_cost.json"))
+    parser.add_argument("--space", choices=sorted(SPACES), default="default",
+                        help="search space whose architectures are measured (default: the default one)")
     args = parser.parse_args()
-    archs = [str(a) for a in SearchSpace().all()]
+    archs = [str(a) for a in SPACES[args.space].all()]
+    if REFERENCE not in archs:
+        archs.append(REFERENCE)
     rng = np.random.default_rng(0)
     samples: dict[str, list[float]] = {a: [] for a in archs}
     for rep in range(args.reps):
@@ -50,7 +62,7 @@ def main() -> None:
             print(f"rep {rep + 1}/{args.reps} {archs[i]:>18s} {samples[archs[i]][-1] * 1e3:.3f} ms/step", flush=True)
     ref = [samples[REFERENCE][k] for k in range(args.reps)]
     result = {
-        "steps": args.steps, "reps": args.reps, "reference": REFERENCE, "host": platform.node(),
+        "space": args.space, "steps": args.steps, "reps": args.reps, "reference": REFERENCE, "host": platform.node(),
         "python": platform.python_version(),
         "ms_per_step": {a: statistics.median(v) * 1e3 for a, v in samples.items()},
         "ratio_to_reference": {a: statistics.median(v[k] / ref[k] for k in range(args.reps))

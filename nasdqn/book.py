@@ -550,12 +550,18 @@ def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None) -> tuple[pd
     return out, (pd.concat(details, ignore_index=True) if details else pd.DataFrame())
 
 
+ARCH_COST_FILES = ("arch_cost.json", "arch_cost_reported.json")  # the default space's, then the reported one's
+
+
 def arch_costs() -> pd.Series | None:
     """Cost per step of each architecture relative to relu-64x64, measured side by side by
-    benchmarks/arch_cost.py, or None if that benchmark has not been run."""
+    benchmarks/arch_cost.py (the default space's file first, then the reported protocol's for the
+    architectures it adds), or None if that benchmark has not been run."""
     import json
 
-    path = REPO_ROOT / "benchmarks" / "results" / "arch_cost.json"
-    if not path.exists():
+    paths = [REPO_ROOT / "benchmarks" / "results" / name for name in ARCH_COST_FILES]
+    parts = [pd.Series(json.loads(p.read_text())["ratio_to_reference"]) for p in paths if p.exists()]
+    if not parts:
         return None
-    return pd.Series(json.loads(path.read_text())["ratio_to_reference"], name="cost_vs_relu-64x64")
+    costs = pd.concat(parts)
+    return costs[~costs.index.duplicated()].rename("cost_vs_relu-64x64")

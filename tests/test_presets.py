@@ -1,5 +1,6 @@
 """Per-task settings presets and SB3-style `gradient_steps`."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -109,3 +110,18 @@ def test_churn_probe_script_starts():
     done = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "churn.py"), "--help"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and "--live-every" in done.stdout
+
+
+def test_agilerl_peer_script_starts_and_says_where_agilerl_lives(tmp_path):
+    """The AgileRL benchmark runs in .venv-agilerl (`make agilerl-env`); in the project's environment it
+    starts, documents its options, and refuses to run with one line that says what to do."""
+    script = str(REPO_ROOT / "benchmarks" / "agilerl_peer.py")
+    done = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--task" in done.stdout and "paper-pendulum" in done.stdout
+    bad = subprocess.run([sys.executable, script, "--task", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "cartpole" in bad.stderr
+    assert importlib.util.find_spec("agilerl") is None, "AgileRL belongs in .venv-agilerl, not the project's env"
+    out = tmp_path / "a.parquet"
+    done = subprocess.run([sys.executable, script, "--task", "cartpole", "--seeds", "0", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "make agilerl-env" in done.stderr and not out.exists()
