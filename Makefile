@@ -73,7 +73,7 @@ $(AGILERL_VENV)/.installed: pyproject.toml
 
 agilerl-env: $(AGILERL_VENV)/.installed
 
-# AgileRL's evolutionary DQN on the paper's pendulum and CartPole, 3 seeds each (about 1.5 CPU-hours).
+# AgileRL's evolutionary DQN on the paper's pendulum and CartPole, 3 seeds each (about 1.5 CPU-hours on an idle machine).
 bench-agilerl: agilerl-env
 	$(AGILERL_VENV)/bin/python benchmarks/agilerl_peer.py --task paper-pendulum --seeds 0-2
 	$(AGILERL_VENV)/bin/python benchmarks/agilerl_peer.py --task cartpole --seeds 0-2
