@@ -558,3 +558,91 @@ def peer_comparison(ours: pd.DataFrame, peer: pd.DataFrame, metric: str = "final
         out["p_holm"] = S.holm(out["p"])
         out["verdict"] = np.where(out["diff_low"] > 0, "better", np.where(out["diff_high"] < 0, "worse", "matches"))
     return out.set_index("env") if len(out) else out
+
+
+# -- the paper's protocol as reported (experiments/paper-reported*.yaml) ------------------------------
+def with_roles(table: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
+    """`table` with methods renamed to the roles the claims name (e.g. `fixed:relu-32x32` to
+    `fixed-small`), so that `paper_claims` judges another grid's baselines in their place."""
+    return table.assign(method=table["method"].replace(roles))
+
+
+def switch_errors(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """One row per architecture change in these runs: how the new network took over (`inherit`) and
+    how far it moved the Q-values on recent replay states (mean |Q_new - Q_old| / mean |Q_old|)."""
+    rows = []
+    for r in runs:
+        ev = r.arch_events[r.arch_events["from_arch"].notna()]
+        rows.extend({"method": r.config.method, "seed": r.config.seed, "inherit": r.config.inherit,
+                     "step": int(e.step), "from_arch": e.from_arch, "to_arch": e.to_arch,
+                     "q_change": float(e.morph_error), "preserving": bool(e.preserving)}
+                    for e in ev.itertuples())
+    return pd.DataFrame(rows, columns=["method", "seed", "inherit", "step", "from_arch", "to_arch", "q_change",
+                                       "preserving"]).astype({"seed": int, "step": int, "q_change": float,
+                                                              "preserving": bool})
+
+
+def steps_to_learn(sweep: pd.DataFrame, archs: Sequence[str]) -> pd.Series:
+    """Median steps to the normalised threshold of each of `archs` (as `fixed:<arch>` in the sweep)
+    that the sweep ran, over its seeds; a seed that never got there counts as the budget."""
+    out = {}
+    for arch in archs:
+        g = sweep[sweep["method"] == f"fixed:{arch}"]
+        if len(g):
+            out[arch] = float(np.median(np.where(np.isfinite(g["steps_to_threshold"]), g["steps_to_threshold"],
+                                                 g["steps"])))
+    return pd.Series(out, name="median steps to threshold", dtype=float)
+
+
+def switch_summary(changes: pd.DataFrame) -> pd.DataFrame:
+    """Per `who` (a label column of `switch_errors` rows): how many changes in how many runs, the share
+    that preserved the function, and the median and 90th percentile of the Q-value change."""
+    g = changes.astype({"q_change": float, "preserving": bool}).groupby("who", sort=False)
+    out = pd.DataFrame({"changes": g.size(), "runs": g["seed"].nunique(),
+                        "function-preserving": (100 * g["preserving"].mean()).round(0).astype(int).astype(str) + " %",
+                        "median Q change": g["q_change"].median().round(3),
+                        "90th percentile": g["q_change"].quantile(0.9).round(3)})
+    out.index.name = None
+    return out
+
+
+def final_archs(runs_by_label: dict[str, Sequence[RunResult]]) -> pd.Series:
+    """How many runs of each label end on each architecture (index: label, final architecture)."""
+    rows = [(label, str(r.arch_events["to_arch"].iloc[-1])) for label, runs in runs_by_label.items() for r in runs]
+    return pd.DataFrame(rows, columns=["method", "final architecture"]).groupby(
+        ["method", "final architecture"]).size()
+
+
+# -- AgileRL, a peer (benchmarks/agilerl_peer.py) ------------------------------------------------------
+AGILERL = "AgileRL (elite)"
+
+
+def evolution_elite(table: pd.DataFrame) -> pd.DataFrame:
+    """The elite of every round of AgileRL's runs (its best agent by its own fitness), with the greedy
+    return on our evaluation starts normalised like ours (`score`)."""
+    elite = table[table["elite"].astype(bool)].copy()
+    elite["score"] = M.normalised(elite["greedy_return"].to_numpy(float), elite["random_return"].to_numpy(float),
+                                  elite["reference_return"].to_numpy(float))
+    return elite.sort_values(["task", "seed", "round"], ignore_index=True)
+
+
+def at_equal_steps(scores: pd.DataFrame, elite: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Our methods (a `book.score_table`) and AgileRL's elite at the environment-step counts where
+    both were evaluated (AgileRL's round ends, counting the whole population's steps): per method
+    and step, the mean normalised score with its t interval, and `reference` (e.g. nas) minus
+    AgileRL with Welch's interval."""
+    steps = sorted(set(elite["total_steps"].astype(int)) & set(scores["step"].astype(int)))
+    cols = ["method", "seed", "step", "score"]
+    peer = elite[elite["total_steps"].isin(steps)].assign(method=AGILERL)
+    both = pd.concat([scores[scores["step"].isin(steps)][cols], peer.assign(step=peer["total_steps"])[cols]],
+                     ignore_index=True)
+    rows = []
+    for (method, step), g in both.groupby(["method", "step"], sort=False):
+        v = g["score"].to_numpy(float)
+        point, low, high = S.t_ci(v) if len(v) > 1 else (float(v.mean()), np.nan, np.nan)
+        row = {"method": method, "step": int(step), "seeds": len(v), "score": point, "low": low, "high": high}
+        ref = both[(both["method"] == reference) & (both["step"] == step)]["score"].to_numpy(float)
+        if method == AGILERL and len(ref) > 1 and len(v) > 1:
+            row["ref_minus_agilerl"], row["diff_low"], row["diff_high"] = S.welch_difference_ci(ref, v)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -565,3 +565,77 @@ def arch_costs() -> pd.Series | None:
         return None
     costs = pd.concat(parts)
     return costs[~costs.index.duplicated()].rename("cost_vs_relu-64x64")
+
+
+# -- the paper's protocol as a third party reported it ------------------------------------------------
+REPORTED_EXPERIMENT = "paper-reported"
+# Our learned controllers in that protocol: each one's nas runs come from its own grid.
+REPORTED_CONTROLLERS = {"gain": REPORTED_EXPERIMENT, "reinforce": REPORTED_EXPERIMENT + "-reinforce"}
+ROLES = ("fixed-small", "fixed-medium", "fixed-large")
+
+
+def reported_roles(exp: Experiment) -> dict[str, str]:
+    """The reported grid's fixed networks in the roles of the paper's three baselines, by size."""
+    fixed = exp.metrics[exp.metrics["method"].str.startswith("fixed:")]
+    by_size = fixed.groupby("method")["final_params"].first().sort_values().index
+    return dict(zip(by_size, ROLES, strict=False))
+
+
+def _replace_nas(base: Experiment, nas: Experiment, name: str) -> Experiment:
+    keep = [r for r in base.runs if r.config.method != "nas"] + [r for r in nas.runs if r.config.method == "nas"]
+    metrics = pd.concat([base.metrics[base.metrics["method"] != "nas"], nas.metrics[nas.metrics["method"] == "nas"]],
+                        ignore_index=True)
+    return Experiment(name, keep, base.refused + nas.refused, metrics)
+
+
+def load_reported(root: Path | None = None) -> dict[str, Experiment]:
+    """The reported protocol's grid once per learned controller (its nas runs swapped in), with the
+    fixed networks renamed to the baseline roles; empty without its data."""
+    base = load_experiment(REPORTED_EXPERIMENT, root)
+    if base is None or base.metrics.empty:
+        return {}
+    roles = reported_roles(base)
+    out = {}
+    for ctrl, name in REPORTED_CONTROLLERS.items():
+        nas = base if name == REPORTED_EXPERIMENT else load_experiment(name, root)
+        if nas is None or "nas" not in set(nas.metrics.get("method", [])):
+            continue
+        exp = _replace_nas(base, nas, name) if nas is not base else base
+        out[ctrl] = Experiment(exp.name, exp.runs, exp.refused, analysis.with_roles(exp.metrics, roles))
+    return out
+
+
+def protocol_verdicts(ours: Experiment, sweep: pd.DataFrame | None, reported: dict[str, Experiment]) -> pd.DataFrame:
+    """Every claim's verdict in our protocol (as the claims chapter gives it, and against the paper's
+    own comparators only, without the sweep's best fixed design) beside its verdict in the reported
+    protocol for each learned controller (there is no sweep of that space: the paper's comparators),
+    with the weakest effect behind each reported verdict."""
+    cols = {"ours": claims_table(ours, sweep)[0], "ours, paper's comparators": claims_table(ours, None)[0]}
+    for ctrl, exp in reported.items():
+        cols[f"reported, {ctrl}"] = claims_table(exp, None)[0]
+    claims = list(dict.fromkeys(c for t in cols.values() for c in t.index))
+    out = pd.DataFrame(index=pd.Index(claims, name="claim"))
+    out["source"] = [next(t.loc[c, "source"] for t in cols.values() if c in t.index) for c in claims]
+    for name, t in cols.items():
+        out[name] = t["verdict"].reindex(claims).fillna("not judged")
+    for ctrl in reported:
+        t = cols[f"reported, {ctrl}"]
+        effect = t.get("weakest effect [95% CI]", pd.Series(dtype=str))
+        out[f"weakest effect, {ctrl}"] = effect.reindex(claims).fillna("")
+    like = out["ours, paper's comparators"]
+    out["changed for"] = [", ".join(ctrl for ctrl in reported if out.loc[c, f"reported, {ctrl}"] != like[c])
+                          for c in out.index]
+    return out
+
+
+def reported_searches(reported: dict[str, Experiment]) -> dict[str, list[RunResult]]:
+    """The searching runs of the reported protocol by label: random, random-freeze and NAS-DQN with each
+    learned controller (`nas (gain)`, `nas (reinforce)`)."""
+    out: dict[str, list[RunResult]] = {}
+    for ctrl, exp in reported.items():
+        for r in exp.runs:
+            if r.config.method == "nas":
+                out.setdefault(f"nas ({ctrl})", []).append(r)
+            elif r.config.method in ("random", "random-freeze") and ctrl == next(iter(reported)):
+                out.setdefault(r.config.method, []).append(r)
+    return out

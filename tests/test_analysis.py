@@ -296,3 +296,55 @@ def test_run_metrics_of_an_env_without_a_solved_return_keep_the_raw_measures():
     r.anchors = {"random_return": -1000.0, "reference_return": None}
     row = analysis.run_metrics([r]).iloc[0]
     assert row["final_return"] == pytest.approx(-550.0) and np.isnan(row["final_score"]) and np.isnan(row["auc"])
+
+
+def test_switch_errors_and_summary_report_every_change_with_its_q_change():
+    events = [(0, 0, None, "relu-32x32", np.nan, 0.0, 100, 0.0, True),
+              (400, 2, "relu-32x32", "tanh-32x32", 1.0, 0.0, 100, 0.8, False),
+              (800, 4, "tanh-32x32", "tanh-64x64", 1.0, 0.0, 300, 0.0, True)]
+    runs = [make_run("random", s, [0.1, 0.2], events=events) for s in range(2)]
+    runs.append(make_run("fixed-small", 0, [0.1, 0.2]))
+    changes = analysis.switch_errors(runs)
+    assert len(changes) == 4 and set(changes["method"]) == {"random"}  # the fixed run never changed
+    assert changes["q_change"].tolist() == [0.8, 0.0, 0.8, 0.0] and changes["step"].tolist() == [400, 800, 400, 800]
+    summary = analysis.switch_summary(changes.assign(who="random"))
+    row = summary.loc["random"]
+    assert row["changes"] == 4 and row["runs"] == 2 and row["function-preserving"] == "50 %"
+    assert row["median Q change"] == pytest.approx(0.4)
+    ends = analysis.final_archs({"random": runs[:2], "fixed": runs[2:]})
+    assert ends[("random", "tanh-64x64")] == 2 and ends[("fixed", "relu-64x64")] == 1
+
+
+def test_with_roles_renames_only_the_named_methods():
+    table = pd.DataFrame({"method": ["fixed:relu-32x32", "nas", "fixed:relu-128x128x128x128"], "x": [1, 2, 3]})
+    out = analysis.with_roles(table, {"fixed:relu-32x32": "fixed-small", "fixed:relu-128x128x128x128": "fixed-large"})
+    assert out["method"].tolist() == ["fixed-small", "nas", "fixed-large"]
+    assert table["method"].iloc[0] == "fixed:relu-32x32"  # a copy, not the caller's table
+
+
+def test_steps_to_learn_counts_a_seed_that_never_got_there_as_the_budget():
+    sweep = pd.DataFrame({"method": ["fixed:relu-32x32"] * 3 + ["fixed:tanh-64x64"],
+                          "steps_to_threshold": [20_000, np.nan, 30_000, 10_000], "steps": 100_000})
+    learn = analysis.steps_to_learn(sweep, ["relu-32x32", "tanh-64x64", "relu-128x128"])
+    assert learn.to_dict() == {"relu-32x32": 30_000, "tanh-64x64": 10_000}  # relu-128x128 was not swept
+
+
+def test_agilerl_elite_and_equal_step_comparison():
+    rows = []
+    for seed in range(3):
+        for rnd in (1, 2):
+            for agent in range(2):
+                rows.append({"task": "t", "seed": seed, "round": rnd, "total_steps": 40_000 * rnd, "agent": agent,
+                             "elite": agent == 1, "greedy_return": -1000.0 + (250 if agent else 0) * rnd + seed,
+                             "random_return": -1000.0, "reference_return": -500.0})
+    elite = analysis.evolution_elite(pd.DataFrame(rows))
+    assert len(elite) == 6 and elite["agent"].eq(1).all()
+    np.testing.assert_allclose(elite.loc[elite["round"] == 2, "score"], [1.0, 1.002, 1.004])
+    scores = pd.DataFrame([{"method": "nas", "seed": s, "step": st, "score": 0.3 + st / 100_000}
+                           for s in range(4) for st in (20_000, 40_000, 60_000)])
+    scores.loc[scores["seed"] == 0, "score"] += 0.01  # some spread, so intervals exist
+    eq = analysis.at_equal_steps(scores, elite, "nas")
+    assert sorted(eq["step"].unique()) == [40_000]  # the only step both were evaluated at
+    peer = eq[eq["method"] == analysis.AGILERL].iloc[0]
+    assert peer["seeds"] == 3 and peer["score"] == pytest.approx(0.502)
+    assert peer["ref_minus_agilerl"] == pytest.approx(0.7 + 0.0025 - 0.502)

@@ -120,3 +120,13 @@ def test_summary_uses_t_intervals_for_small_cells_and_counts_censored_runs():
     assert ci_text(np.nan, np.nan, np.nan) == "no value"
     # More than five seeds: the bootstrap interval, narrower than t's for these values.
     assert s.loc["c", "high"] - s.loc["c", "low"] < np.subtract(*t_ci(np.arange(12.0))[2:0:-1]) + 1e-9
+
+
+def test_reported_roles_give_the_fixed_networks_the_baseline_roles_by_size():
+    from nasdqn.book import Experiment, reported_roles
+
+    metrics = pd.DataFrame({"method": ["fixed:relu-128x128x128x128", "fixed:relu-32x32", "nas", "fixed:relu-64x64x64"],
+                            "final_params": [50_000, 1_300, 9_000, 8_900]})
+    roles = reported_roles(Experiment("x", [], [], metrics))
+    assert roles == {"fixed:relu-32x32": "fixed-small", "fixed:relu-64x64x64": "fixed-medium",
+                     "fixed:relu-128x128x128x128": "fixed-large"}
