@@ -572,6 +572,7 @@ REPORTED_EXPERIMENT = "paper-reported"
 # Our learned controllers in that protocol: each one's nas runs come from its own grid.
 REPORTED_CONTROLLERS = {"gain": REPORTED_EXPERIMENT, "reinforce": REPORTED_EXPERIMENT + "-reinforce"}
 ROLES = ("fixed-small", "fixed-medium", "fixed-large")
+OURS_LIKE = "ours, paper's comparators"  # our protocol's verdict against the comparators both protocols have
 
 
 def reported_roles(exp: Experiment) -> dict[str, str]:
@@ -610,7 +611,7 @@ def protocol_verdicts(ours: Experiment, sweep: pd.DataFrame | None, reported: di
     own comparators only, without the sweep's best fixed design) beside its verdict in the reported
     protocol for each learned controller (there is no sweep of that space: the paper's comparators),
     with the weakest effect behind each reported verdict."""
-    cols = {"ours": claims_table(ours, sweep)[0], "ours, paper's comparators": claims_table(ours, None)[0]}
+    cols = {"ours": claims_table(ours, sweep)[0], OURS_LIKE: claims_table(ours, None)[0]}
     for ctrl, exp in reported.items():
         cols[f"reported, {ctrl}"] = claims_table(exp, None)[0]
     claims = list(dict.fromkeys(c for t in cols.values() for c in t.index))
@@ -622,7 +623,7 @@ def protocol_verdicts(ours: Experiment, sweep: pd.DataFrame | None, reported: di
         t = cols[f"reported, {ctrl}"]
         effect = t.get("weakest effect [95% CI]", pd.Series(dtype=str))
         out[f"weakest effect, {ctrl}"] = effect.reindex(claims).fillna("")
-    like = out["ours, paper's comparators"]
+    like = out[OURS_LIKE]
     out["changed for"] = [", ".join(ctrl for ctrl in reported if out.loc[c, f"reported, {ctrl}"] != like[c])
                           for c in out.index]
     return out
@@ -639,3 +640,64 @@ def reported_searches(reported: dict[str, Experiment]) -> dict[str, list[RunResu
             elif r.config.method in ("random", "random-freeze") and ctrl == next(iter(reported)):
                 out.setdefault(r.config.method, []).append(r)
     return out
+
+
+def plot_threshold_survival(table: pd.DataFrame, methods: list[str], budget: float) -> plt.Figure:
+    """Steps to threshold as survival curves: per method, the fraction of runs not yet at the
+    threshold after each step. A run that never got there stays in to the end of the budget (it is
+    censored there), so nothing is dropped and no time is invented for it."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    steps = np.linspace(0, budget, 201)
+    for m in methods:
+        reached = table.loc[table["method"] == m, "steps_to_threshold"].to_numpy(dtype=float)
+        waiting = [(~(reached <= s)).mean() for s in steps]  # NaN (never) is never <= s
+        never = int((~np.isfinite(reached)).sum())
+        ax.step(steps, waiting, where="post", color=method_colour(m),
+                label=f"{m} ({never} of {len(reached)} never)" if never else m)
+    ax.set_xlabel("environment step")
+    ax.set_ylabel("fraction of runs not yet at the threshold")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_seed(table: pd.DataFrame, columns: list[tuple[str, str]], methods: list[str]) -> plt.Figure:
+    """One panel per (column, label): every run's value as a dot, per method, with the mean and its
+    95% bootstrap interval beside the dots."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 0.6 + 0.42 * len(methods)), squeeze=False)
+    rng = np.random.default_rng(0)  # the dots' vertical jitter only
+    for ax, (column, label) in zip(axes.flat, columns, strict=True):
+        for i, m in enumerate(methods):
+            v = table.loc[table["method"] == m, column].to_numpy(dtype=float)
+            v = v[np.isfinite(v)]
+            if not len(v):
+                continue
+            ax.scatter(v, i + rng.uniform(-0.15, 0.15, len(v)), s=12, alpha=0.6, color=method_colour(m))
+            point, low, high = bootstrap_ci(v)
+            ax.errorbar(point, i + 0.35, xerr=[[point - low], [high - point]], fmt="D", capsize=3, color="black",
+                        markersize=4)
+        ax.set_yticks(range(len(methods)), methods if ax is axes.flat[0] else [""] * len(methods))
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+    fig.tight_layout()
+    return fig
+
+
+def protocol_answer(verdicts: pd.DataFrame, controllers: list[str]) -> str:
+    """The protocol chapter's first paragraph, from `protocol_verdicts`: the reported protocol's
+    verdicts with the first controller, and every claim whose verdict differs from our protocol's
+    against the same comparators."""
+    col = f"reported, {controllers[0]}"
+    counts = ", ".join(f"{n} {v}" for v, n in verdicts[col].value_counts().items())
+    changed = verdicts[verdicts["changed for"] != ""]
+    text = (f"**Run as reported, the paper's claims do not fare better than in our protocol.** With our "
+            f"{controllers[0]} controller the {len(verdicts)} claims read: {counts}. ")
+    if not len(changed):
+        return text + "Against the same comparators, no verdict differs from our protocol's."
+    parts = []
+    for claim, row in changed.iterrows():
+        theirs = ", ".join(f"{row[f'reported, {c}']} with {c}" for c in controllers)
+        parts.append(f"*{claim}* ({row[OURS_LIKE]} in ours; {theirs})")
+    return (text + f"Against the same comparators, {len(changed)} verdict(s) differ from our protocol's: "
+            + "; ".join(parts) + ".")
