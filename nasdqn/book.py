@@ -701,3 +701,26 @@ def protocol_answer(verdicts: pd.DataFrame, controllers: list[str]) -> str:
         parts.append(f"*{claim}* ({row[OURS_LIKE]} in ours; {theirs})")
     return (text + f"Against the same comparators, {len(changed)} verdict(s) differ from our protocol's: "
             + "; ".join(parts) + ".")
+
+
+def option_values() -> dict[str, str]:
+    """Every `RunConfig` option's default, and every metric constant of `nasdqn.metrics`, as the text
+    the methods chapter shows inline (so no value there is typed by hand)."""
+    import dataclasses
+
+    from nasdqn import metrics
+    from nasdqn.config import RunConfig
+
+    def text(v) -> str:
+        if isinstance(v, tuple):
+            return ", ".join(text(x) for x in v) if v else "none"
+        if isinstance(v, float):
+            return f"{v:g}"
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000:
+            return f"{v:,}"
+        return str(v) if v != "" else "empty"
+
+    out = {f.name: text(f.default) for f in dataclasses.fields(RunConfig)}
+    for name in ("SMOOTH", "THRESHOLD", "EARLY_FRACTION", "BAND", "FINAL_FRACTION", "CVAR_ALPHA"):
+        out[name] = text(getattr(metrics, name))
+    return out
