@@ -724,3 +724,26 @@ def option_values() -> dict[str, str]:
     for name in ("SMOOTH", "THRESHOLD", "EARLY_FRACTION", "BAND", "FINAL_FRACTION", "CVAR_ALPHA"):
         out[name] = text(getattr(metrics, name))
     return out
+
+
+def mark_reference_and_switches(ax: plt.Axes, runs: list[RunResult], method: str = "nas",
+                                sweep: Experiment | None = None, ranking: pd.DataFrame | None = None) -> None:
+    """On a learning-curve panel: the hindsight best fixed architecture's mean curve (from the sweep's
+    runs) as a dashed reference line, and every architecture switch of `method`'s runs as a tick at
+    the bottom of the panel (one row of ticks per seed)."""
+    if sweep is not None and ranking is not None and len(ranking):
+        best = str(ranking.index[0])  # ranked by final score (analysis.hindsight_ranking)
+        mine = [r for r in sweep.runs if r.config.method == f"fixed:{best}"]
+        if mine:
+            curve = score_table(mine).groupby("step")["score"].mean()
+            ax.plot(curve.index, curve.to_numpy(), linestyle="--", color="black", linewidth=1,
+                    label=f"hindsight best: {best} (mean of {len(mine)} seeds)")
+    seeds = sorted({r.config.seed for r in runs if r.config.method == method})
+    low = ax.get_ylim()[0]
+    for k, seed in enumerate(seeds):
+        run = next(r for r in runs if r.config.method == method and r.config.seed == seed)
+        steps = run.arch_events.loc[run.arch_events["from_arch"].notna(), "step"].to_numpy()
+        height = low + 0.012 * (k + 1) * (ax.get_ylim()[1] - low)
+        ax.plot(steps, np.full(len(steps), height), "|", color=method_colour(method), markersize=5,
+                label=f"{method}'s switches (one row per seed)" if k == 0 else None)
+    ax.legend(fontsize="small")
