@@ -329,27 +329,40 @@ def plot_probability_of_improvement(comparisons: pd.DataFrame, title: str) -> pl
 
 def plot_arch_timelines(runs: list[RunResult], methods: list[str], ranking: pd.DataFrame | None = None
                         ) -> plt.Figure:
-    """For each searching run: the architecture in use over time, as its rank in the hindsight
-    ranking when one is given (1 = best fixed architecture), else by parameter count."""
+    """For each searching run, one row per seed: the architecture in use over time, coloured by its
+    rank in the hindsight ranking when one is given (1 = the best fixed architecture; grey: not in the
+    ranking), else by its parameter count (log scale)."""
+    from matplotlib.colors import LogNorm, Normalize
+
     chosen = [r for r in runs if r.config.method in methods]
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), sharey=True, squeeze=False)
+    seeds = sorted({r.config.seed for r in chosen})
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 0.9 + 0.28 * len(seeds)), sharey=True,
+                             squeeze=False)
+    cmap = plt.get_cmap("viridis_r" if ranking is not None else "viridis")
+    if ranking is not None:
+        norm = Normalize(1, len(ranking))
+    else:
+        params = [p for r in chosen for p in r.arch_events["params"]]
+        norm = LogNorm(max(1, min(params, default=1)), max(params, default=10))
     for ax, method in zip(axes[0], methods, strict=True):
-        for r in sorted((r for r in chosen if r.config.method == method), key=lambda r: r.config.seed):
-            ev = r.arch_events.sort_values("step")
-            steps = [*ev["step"], r.config.steps]
-            if ranking is not None:
-                values = [ranking["rank"].get(a, np.nan) for a in ev["to_arch"]]
-            else:
-                values = list(ev["params"])
-            ax.step(steps, [*values, values[-1]], where="post", alpha=0.7, label=f"seed {r.config.seed}")
+        for row, seed in enumerate(seeds):
+            run = next((r for r in chosen if r.config.method == method and r.config.seed == seed), None)
+            if run is None:
+                continue
+            ev = run.arch_events.sort_values("step")
+            ends = [*ev["step"].tolist()[1:], run.config.steps]
+            for start, end, arch, n in zip(ev["step"], ends, ev["to_arch"], ev["params"], strict=True):
+                value = ranking["rank"].get(arch, np.nan) if ranking is not None else n
+                colour = "lightgrey" if not np.isfinite(value) else cmap(norm(value))
+                ax.barh(row, end - start, left=start, height=0.8, color=colour, edgecolor="white", linewidth=0.3)
         ax.set_title(method)
         ax.set_xlabel("environment step")
-    axes[0][0].set_ylabel("hindsight rank of the architecture in use" if ranking is not None else "parameters")
+    axes[0][0].set_yticks(range(len(seeds)), [f"seed {s}" for s in seeds])
+    axes[0][0].invert_yaxis()
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[0].tolist(), fraction=0.03, pad=0.02)
+    bar.set_label("hindsight rank (1 = best)" if ranking is not None else "parameters")
     if ranking is not None:
-        axes[0][0].invert_yaxis()
-    else:
-        axes[0][0].set_yscale("log")
-    fig.tight_layout()
+        bar.ax.invert_yaxis()
     return fig
 
 
