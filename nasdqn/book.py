@@ -760,3 +760,22 @@ def mark_reference_and_switches(ax: plt.Axes, runs: list[RunResult], method: str
         ax.plot(steps, np.full(len(steps), height), "|", color=method_colour(method), markersize=5,
                 label=f"{method}'s switches (one row per seed)" if k == 0 else None)
     ax.legend(fontsize="small")
+
+
+def label_points(ax: plt.Axes, xs, ys, labels, fontsize: str = "x-small") -> None:
+    """Label scatter points so that no two labels overlap: each label goes just right of its point,
+    moved up in small steps while it would overlap one already placed (in axes fractions, so log
+    axes work too)."""
+    ax.get_xlim()  # settle the autoscaled limits before positions are read
+    to_axes = ax.transAxes.inverted()
+    placed: list[tuple[float, float]] = []
+    width, height = 0.11, 0.045  # a short label's box, in axes fractions
+    order = np.argsort(np.asarray(ys, dtype=float))
+    for i in order:
+        fx, fy = to_axes.transform(ax.transData.transform((xs[i], ys[i])))
+        lx, ly = fx + 0.01, fy
+        while any(abs(lx - px) < width and abs(ly - py) < height for px, py in placed):
+            ly += height / 2
+        placed.append((lx, ly))
+        ax.annotate(labels[i], (xs[i], ys[i]), xytext=(lx, ly), textcoords="axes fraction", fontsize=fontsize,
+                    arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5} if ly - fy > height else None)
