@@ -646,3 +646,22 @@ def at_equal_steps(scores: pd.DataFrame, elite: pd.DataFrame, reference: str) ->
             row["ref_minus_agilerl"], row["diff_low"], row["diff_high"] = S.welch_difference_ci(ref, v)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def common_auc(scores: pd.DataFrame, elite: pd.DataFrame) -> pd.DataFrame:
+    """Sample efficiency at equal steps: per method (ours from a `book.score_table`, and AgileRL's
+    elite), the area under each run's normalised curve over the step counts where both were
+    evaluated (`metrics.area_under_curve` on those points only), as mean with its t interval."""
+    steps = sorted(set(elite["total_steps"].astype(int)) & set(scores["step"].astype(int)))
+    peer = elite[elite["total_steps"].isin(steps)].assign(method=AGILERL)
+    both = pd.concat([scores[scores["step"].isin(steps)][["method", "seed", "step", "score"]],
+                      peer.assign(step=peer["total_steps"])[["method", "seed", "step", "score"]]], ignore_index=True)
+    rows = []
+    for method, g in both.groupby("method", sort=False):
+        per_run = [M.area_under_curve(r["step"].to_numpy(), r["score"].to_numpy())
+                   for _, r in g.sort_values("step").groupby("seed")]
+        v = np.asarray(per_run, dtype=float)
+        point, low, high = S.t_ci(v) if len(v) > 1 else (float(v.mean()), np.nan, np.nan)
+        rows.append({"method": method, "auc": point, "low": low, "high": high, "seeds": len(v),
+                     "steps": ", ".join(f"{s:,}" for s in steps)})
+    return pd.DataFrame(rows).set_index("method")

@@ -348,3 +348,17 @@ def test_agilerl_elite_and_equal_step_comparison():
     peer = eq[eq["method"] == analysis.AGILERL].iloc[0]
     assert peer["seeds"] == 3 and peer["score"] == pytest.approx(0.502)
     assert peer["ref_minus_agilerl"] == pytest.approx(0.7 + 0.0025 - 0.502)
+
+
+def test_common_auc_uses_only_the_steps_both_were_evaluated_at():
+    elite = pd.DataFrame([{"task": "t", "seed": s, "round": r, "total_steps": 40_000 * r, "agent": 0, "elite": True,
+                           "greedy_return": -1000.0 + 100 * r + s, "random_return": -1000.0,
+                           "reference_return": -500.0} for s in range(2) for r in (1, 2, 3)])
+    elite = analysis.evolution_elite(elite)
+    # ours evaluated every 20k up to 100k: the common steps are 40k and 80k (120k is past our budget)
+    scores = pd.DataFrame([{"method": "nas", "seed": s, "step": st, "score": st / 100_000 + 0.01 * s}
+                           for s in range(3) for st in range(20_000, 100_001, 20_000)])
+    auc = analysis.common_auc(scores, elite)
+    assert auc.loc["nas", "steps"] == "40,000, 80,000" and auc.loc["nas", "seeds"] == 3
+    assert auc.loc["nas", "auc"] == pytest.approx((0.4 + 0.8) / 2 + 0.01)
+    assert auc.loc[analysis.AGILERL, "auc"] == pytest.approx((0.2 + 0.4) / 2 + 0.001)
