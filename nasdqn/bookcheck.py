@@ -19,6 +19,9 @@ BROWSERS = ("chromium-headless-shell", "chromium", "google-chrome")
 ROLE = re.compile(r"\{(doc|ref|numref|eq|glue|glue:md|glue:text|glue:any|glue:figure)\}")
 NAN = re.compile(r"\b(nan|NaN)\b")
 RAW_TEX = re.compile(r"(\\\(|\\\[|\$\$)")
+# Things a reader of the book does not have: the project's tracker, its internal notes, paths outside
+# the repository. Searched in the whole page, code spans included.
+INTERNAL = re.compile(r"\.\./shared\b|DESIGN\.md|\bissue #?\d+\b", re.IGNORECASE)
 
 
 def find_browser() -> str | None:
@@ -108,6 +111,8 @@ def problems(page: Path, dom: str) -> list[str]:
         if not (page.parent / src.split("#")[0].split("?")[0]).exists():
             found.append(f"broken image {src}")
     found += [f"fetched from the network: {r}" for r in p.remote]
+    visible = re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.DOTALL | re.IGNORECASE)
+    found += [f"internal reference {m!r}" for m in sorted(set(INTERNAL.findall(visible)))]
     return found
 
 

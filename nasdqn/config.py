@@ -204,7 +204,7 @@ class RunConfig:
     # --- learned controller ------------------------------------------------------------------
     ctrl_algo: str = _opt(
         "gain", "learned controller: gain (Bayesian model of measured gains, Thompson sampling) | "
-        "reinforce (factorised policy trained by REINFORCE, DESIGN.md's starting design)"
+        "reinforce (a factorised policy trained by REINFORCE, the project's first design)"
     )
     ctrl_settle: int = _opt(3, "gain controller: windows a new architecture is measured for before the next move")
     ctrl_history: int = _opt(8, "gain controller: windows whose trend (slope) is extrapolated past a switch")

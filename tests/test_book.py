@@ -100,3 +100,6 @@ def test_bookcheck_finds_what_a_reader_would():
     assert any("raw TeX" in f for f in found) and "unresolved role {doc}" in found
     assert any(f.startswith("nan in a table cell") for f in found)
     assert "broken image missing.png" in found and any("fetched from the network" in f for f in found)
+    internal = problems(page, "<p>as in <code>../shared/paper/facts.md</code>, DESIGN.md and issue 7</p>")
+    assert internal == ["internal reference '../shared'", "internal reference 'DESIGN.md'",
+                        "internal reference 'issue 7'"]
