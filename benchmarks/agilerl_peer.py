@@ -89,7 +89,7 @@ def learn_step(config) -> int:
     return max(1, round(config.train_freq / config.updates_per_train))
 
 
-def run(task: str, seed: int, rounds: int) -> pd.DataFrame:
+def run(task: str, seed: int, rounds: int, variant: str = "evolution") -> pd.DataFrame:
     import torch
     from agilerl.algorithms import DQN
     from agilerl.algorithms.core.registry import HyperparameterConfig, RLParameter
@@ -114,8 +114,11 @@ def run(task: str, seed: int, rounds: int) -> pd.DataFrame:
     smin, smax = setting("learn_step_range")
     hp = HyperparameterConfig(lr=RLParameter(min=lo, max=hi), batch_size=RLParameter(min=bmin, max=bmax, dtype=int),
                               learn_step=RLParameter(min=smin, max=smax, dtype=int))
+    # The `single` variant is a diagnostic, not a setting: AgileRL's DQN alone (a population of one, no
+    # selection, no mutation) for the same total steps, to tell its DQN's learning from its evolution's.
+    size = setting("population") if variant == "evolution" else 1
     pop = DQN.population(
-        size=setting("population"), observation_space=env.observation_space, action_space=env.action_space,
+        size=size, observation_space=env.observation_space, action_space=env.action_space,
         net_config=setting("net_config"), hp_config=hp, batch_size=config.batch_size, lr=float(config.lr),
         learn_step=learn_step(config), gamma=config.gamma, tau=setting("tau"), double=setting("double"))
     rows: list[dict] = []
@@ -137,7 +140,7 @@ def run(task: str, seed: int, rounds: int) -> pd.DataFrame:
                     return int(out[0]) if x.ndim == 1 else out
                 returns = evaluator.returns(policy)
                 rows.append({
-                    "task": task, "env": config.env, "seed": seed, "round": Scored.round,
+                    "task": task, "variant": variant, "env": config.env, "seed": seed, "round": Scored.round,
                     "total_steps": Scored.round * setting("population") * setting("evo_steps"),
                     "agent": i, "elite": i == elite, "fitness": fitness[i], "greedy_return": float(np.mean(returns)),
                     "arch": describe(agent), "params": sum(p.numel() for p in agent.actor.parameters()),
@@ -147,18 +150,25 @@ def run(task: str, seed: int, rounds: int) -> pd.DataFrame:
                 })
             return super().select(population)
 
+    mutations = Mutations(no_mutation=setting("no_mutation"), architecture=setting("architecture"),
+                          new_layer_prob=setting("new_layer_prob"), parameters=setting("parameters"),
+                          activation=setting("activation"), rl_hp=setting("rl_hp"),
+                          mutation_sd=setting("mutation_sd"), rand_seed=seed)
+    # The single agent still passes through selection (of one, so it survives) to be scored each round,
+    # with the identity as its only mutation.
+    identity = Mutations(no_mutation=1.0, architecture=0.0, new_layer_prob=0.0, parameters=0.0, activation=0.0,
+                         rl_hp=0.0, rand_seed=seed)
+    # One agent acts population-times longer per round, so rounds end at the same total steps.
+    evo_steps = setting("evo_steps") * setting("population") // size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train_off_policy(
             env=env, env_name=config.env, algo="DQN", pop=pop, memory=ReplayBuffer(max_size=config.buffer_size),
-            max_steps=rounds * setting("evo_steps"), evo_steps=setting("evo_steps"), eval_loop=setting("eval_loop"),
+            max_steps=rounds * evo_steps, evo_steps=evo_steps, eval_loop=setting("eval_loop"),
             learning_delay=setting("learning_delay"), eps_start=setting("eps_start"), eps_end=setting("eps_end"),
             eps_decay=setting("eps_decay"),
-            selection_strategy=Scored(setting("tournament_size"), setting("elitism"), setting("population")),
-            mutation=Mutations(no_mutation=setting("no_mutation"), architecture=setting("architecture"),
-                               new_layer_prob=setting("new_layer_prob"), parameters=setting("parameters"),
-                               activation=setting("activation"), rl_hp=setting("rl_hp"),
-                               mutation_sd=setting("mutation_sd"), rand_seed=seed),
+            selection_strategy=Scored(setting("tournament_size"), setting("elitism"), size),
+            mutation=mutations if variant == "evolution" else identity,
             wb=False, verbose=False)
     return pd.DataFrame(rows)
 
@@ -179,6 +189,9 @@ def main() -> None:
     parser.add_argument("--task", choices=sorted(ROUNDS), required=True, help="settings preset of the task")
     parser.add_argument("--seeds", type=seeds_arg, default=seeds_arg("0-4"), help="e.g. 0-4 (default) or 0,2")
     parser.add_argument("--rounds", type=int, help="evolution rounds (default: the task's, see ROUNDS)")
+    parser.add_argument("--variant", choices=["evolution", "single"], default="evolution",
+                        help="evolution (AgileRL's, the default) | single (a diagnostic: its DQN alone, no "
+                             "selection or mutation, for the same total steps)")
     parser.add_argument("--out", type=Path, default=RESULTS / "agilerl.parquet")
     args = parser.parse_args()
     try:
@@ -186,20 +199,23 @@ def main() -> None:
     except ImportError:
         sys.exit("agilerl_peer: AgileRL is not installed here; run `make agilerl-env` and use .venv-agilerl/bin/python")
     rounds = args.rounds or ROUNDS[args.task]
-    old = pd.read_parquet(args.out) if args.out.exists() else pd.DataFrame(columns=["task", "seed"])
+    old = pd.read_parquet(args.out) if args.out.exists() else pd.DataFrame(columns=["task", "variant", "seed"])
+    if "variant" not in old:
+        old["variant"] = "evolution"  # tables written before the single-agent diagnostic existed
     for seed in args.seeds:
-        if ((old["task"] == args.task) & (old["seed"] == seed)).any():
-            print(f"{args.task} seed {seed}: already in {args.out}, skipped")
+        if ((old["task"] == args.task) & (old["variant"] == args.variant) & (old["seed"] == seed)).any():
+            print(f"{args.task} {args.variant} seed {seed}: already in {args.out}, skipped")
             continue
         t0 = time.perf_counter()
-        table = run(args.task, seed, rounds)
+        table = run(args.task, seed, rounds, args.variant)
         old = pd.concat([old, table], ignore_index=True) if len(old) else table
         tmp = args.out.with_suffix(".tmp")
         old.to_parquet(tmp, index=False)
         tmp.replace(args.out)  # a killed benchmark leaves the last complete seed, never half a table
         elite = table[table["elite"]].iloc[-1]
-        print(f"{args.task} seed {seed}: elite {elite['arch']} greedy {elite['greedy_return']:.1f} after "
-              f"{int(elite['total_steps'])} steps, {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"{args.task} {args.variant} seed {seed}: elite {elite['arch']} greedy "
+              f"{elite['greedy_return']:.1f} after {int(elite['total_steps'])} steps, "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
     settings = {k: {"value": v, "source": s} for k, (v, s) in EVOLUTION.items()}
     (RESULTS / "agilerl.json").write_text(json.dumps(
         {"agilerl_version": agilerl.__version__ if hasattr(agilerl, "__version__") else None,
