@@ -617,10 +617,12 @@ def final_archs(runs_by_label: dict[str, Sequence[RunResult]]) -> pd.Series:
 AGILERL = "AgileRL (elite)"
 
 
-def evolution_elite(table: pd.DataFrame) -> pd.DataFrame:
-    """The elite of every round of AgileRL's runs (its best agent by its own fitness), with the greedy
-    return on our evaluation starts normalised like ours (`score`)."""
-    elite = table[table["elite"].astype(bool)].copy()
+def evolution_elite(table: pd.DataFrame, variant: str = "evolution") -> pd.DataFrame:
+    """The elite of every round of AgileRL's runs of `variant` (`evolution`, or the `single`-agent
+    diagnostic): its best agent by its own fitness, with the greedy return on our evaluation starts
+    normalised like ours (`score`)."""
+    kind = table["variant"].fillna("evolution") if "variant" in table else pd.Series("evolution", index=table.index)
+    elite = table[table["elite"].astype(bool) & (kind == variant)].copy()
     elite["score"] = M.normalised(elite["greedy_return"].to_numpy(float), elite["random_return"].to_numpy(float),
                                   elite["reference_return"].to_numpy(float))
     return elite.sort_values(["task", "seed", "round"], ignore_index=True)
