@@ -272,9 +272,12 @@ def plateau_table(scores: pd.DataFrame, column: str = "score") -> pd.DataFrame:
 
 
 def ci_text(point: float, low: float, high: float, digits: int = 2) -> str:
-    """'point [low, high]' for tables ('no value' where there is none, never 'nan')."""
+    """'point [low, high]' for tables ('no value' where there is none, the point alone where there is
+    no interval, e.g. from one seed; never 'nan')."""
     if not np.isfinite(point):
         return "no value"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{point:.{digits}f} (no interval)"
     return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 

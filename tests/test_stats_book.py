@@ -118,6 +118,7 @@ def test_summary_uses_t_intervals_for_small_cells_and_counts_censored_runs():
     assert s.loc["a", "missing"] == 1 and summary_cell(s.loc["a"], "steps", 1).endswith("; 1 of 4 never")
     assert summary_cell(s.loc["b"], "steps") == "never (3 of 3 runs)"
     assert ci_text(np.nan, np.nan, np.nan) == "no value"
+    assert ci_text(0.5, np.nan, np.nan) == "0.50 (no interval)"  # one seed: a point, never "nan"
     # More than five seeds: the bootstrap interval, narrower than t's for these values.
     assert s.loc["c", "high"] - s.loc["c", "low"] < np.subtract(*t_ci(np.arange(12.0))[2:0:-1]) + 1e-9
 
