@@ -594,14 +594,21 @@ def steps_to_learn(sweep: pd.DataFrame, archs: Sequence[str]) -> pd.Series:
     return pd.Series(out, name="median steps to threshold", dtype=float)
 
 
-def switch_summary(changes: pd.DataFrame) -> pd.DataFrame:
+def switch_summary(changes: pd.DataFrame, runs: dict[str, int] | None = None) -> pd.DataFrame:
     """Per `who` (a label column of `switch_errors` rows): how many changes in how many runs, the share
-    that preserved the function, and the median and 90th percentile of the Q-value change."""
+    that preserved the function, and the median and 90th percentile of the Q-value change. `runs`
+    (label: number of runs) adds the labels whose runs never changed, with 0 changes."""
     g = changes.astype({"q_change": float, "preserving": bool}).groupby("who", sort=False)
-    out = pd.DataFrame({"changes": g.size(), "runs": g["seed"].nunique(),
+    out = pd.DataFrame({"changes": g.size(), "runs changing": g["seed"].nunique(),
                         "function-preserving": (100 * g["preserving"].mean()).round(0).astype(int).astype(str) + " %",
                         "median Q change": g["q_change"].median().round(3),
                         "90th percentile": g["q_change"].quantile(0.9).round(3)})
+    for label in runs or {}:
+        if label not in out.index:
+            out.loc[label] = {"changes": 0, "runs changing": 0, "function-preserving": "",
+                              "median Q change": "", "90th percentile": ""}  # blank, not nan: no change
+    if runs:
+        out.insert(1, "runs", [runs.get(label, np.nan) for label in out.index])
     out.index.name = None
     return out
 

@@ -192,6 +192,11 @@ class RunConfig:
         1.0, "fraction of the replay buffer kept at an architecture change, the most recent transitions "
         "(the paper reportedly keeps 25%)", scope="search", legacy=True,
     )
+    last_decision: str = _opt(
+        "apply", "a change of architecture proposed at the very last step: apply (the changed network is then "
+        "evaluated but never trained: the behaviour of the runs committed before this option) | skip",
+        scope="search", legacy=True,
+    )
     distill_steps: int = _opt(
         0, "after a change that does not preserve the function: distillation steps on replay states",
         scope="search",
@@ -408,6 +413,7 @@ def validate(c: RunConfig) -> None:
     _check(c.search_interval >= 1, f"search_interval {c.search_interval}: must be >= 1")
     _check(0 <= c.distill_steps <= 100_000, f"distill_steps {c.distill_steps}: allowed 0..100000")
     _check(c.inherit in INHERIT_MODES, f"inherit {c.inherit!r}; allowed: {', '.join(INHERIT_MODES)}")
+    _check(c.last_decision in ("apply", "skip"), f"last_decision {c.last_decision!r}; allowed: apply, skip")
     _check(0.0 < c.replay_keep <= 1.0, f"replay_keep {c.replay_keep}: allowed 0 < replay_keep <= 1")
     _check(c.layer_widths in LAYER_WIDTHS, f"layer_widths {c.layer_widths!r}; allowed: {', '.join(LAYER_WIDTHS)}")
     _check(all(e >= 1 for e in c.switch_at) and list(c.switch_at) == sorted(set(c.switch_at)),

@@ -239,7 +239,9 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
                 window_returns = []
                 t1 = clock()
                 timing["controller"] += t1 - t0
-                if new_arch is not None and new_arch != agent.arch:
+                # A change at the last step would be evaluated but never trained (`last_decision`).
+                final = step == config.steps and config.last_decision == "skip"
+                if new_arch is not None and new_arch != agent.arch and not final:
                     report = agent.reconfigure(new_arch, morph_rng, config.distill_steps,
                                                inherit=config.inherit, replay_keep=config.replay_keep)
                     timing["morph"] += clock() - t1

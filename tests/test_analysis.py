@@ -309,8 +309,10 @@ def test_switch_errors_and_summary_report_every_change_with_its_q_change():
     assert changes["q_change"].tolist() == [0.8, 0.0, 0.8, 0.0] and changes["step"].tolist() == [400, 800, 400, 800]
     summary = analysis.switch_summary(changes.assign(who="random"))
     row = summary.loc["random"]
-    assert row["changes"] == 4 and row["runs"] == 2 and row["function-preserving"] == "50 %"
+    assert row["changes"] == 4 and row["runs changing"] == 2 and row["function-preserving"] == "50 %"
     assert row["median Q change"] == pytest.approx(0.4)
+    with_idle = analysis.switch_summary(changes.assign(who="random"), runs={"random": 2, "nas": 3})
+    assert with_idle.loc["nas", "changes"] == 0 and with_idle.loc["nas", "runs"] == 3
     ends = analysis.final_archs({"random": runs[:2], "fixed": runs[2:]})
     assert ends[("random", "tanh-64x64")] == 2 and ends[("fixed", "relu-64x64")] == 1
 

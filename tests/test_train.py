@@ -56,7 +56,7 @@ def test_metrics_final_performance_and_normalisation():
     (dict(widths=()), "widths is empty"), (dict(widths=(10**9,)), "width"), (dict(env="Nope-v9"), "unknown env"),
     (dict(method="nas", start_arch="relu-48"), "not in the search space"), (dict(ctrl_signal="magic"), "trend, raw"),
     (dict(inherit="clone"), "morph, copy, none"),
-    (dict(replay_keep=0.0), "0 < replay_keep <= 1"),
+    (dict(replay_keep=0.0), "0 < replay_keep <= 1"), (dict(last_decision="later"), "apply, skip"),
     (dict(env="CartPole-v1", pendulum_mass=2.0), "applies only to env"),
     (dict(pendulum_length=0.0), r"allowed \(0, 100\]"),
     (dict(method="random", ctrl_init="x.json"), "only by method nas"),
@@ -111,7 +111,7 @@ def test_a_legacy_option_at_its_default_leaves_committed_runs_valid():
     for method in ("nas", "random", "fixed-small"):
         config = RunConfig(method=method)
         stored = config.to_dict()
-        for name in ("inherit", "replay_keep", "ctrl_init", "pendulum_mass", "pendulum_length"):
+        for name in ("inherit", "replay_keep", "last_decision", "ctrl_init", "pendulum_mass", "pendulum_length"):
             del stored[name]
         assert config_hash_of(stored) == config.config_hash
     nas = RunConfig(method="nas")
@@ -156,6 +156,22 @@ def test_reported_protocol_copies_matching_layers_and_prunes_replay_at_each_chan
     sizes = dict(seen)
     first = int(switches["step"].iloc[0])
     assert sizes[first - 100] == first - 100 and sizes[first] == -(-first // 4)
+
+
+def test_last_decision_skip_keeps_the_trained_network_for_the_final_evaluation():
+    """Random search decides after every window, the last one too: with `apply` the final evaluation
+    measures a network that was never trained; `skip` leaves the last step's network in place, and
+    changes nothing else in the run."""
+    config = RunConfig(method="random", seed=3, **TINY)
+    applied, skipped = train(config), train(config.replace(last_decision="skip"))
+    assert int(applied.arch_events["step"].max()) == config.steps  # the control did change at the end
+    assert int(skipped.arch_events["step"].max()) < config.steps
+    pd.testing.assert_frame_equal(skipped.arch_events, applied.arch_events.iloc[:-1])
+    before = applied.evals["step"] < config.steps
+    pd.testing.assert_frame_equal(skipped.evals[before], applied.evals[before])
+    last = ~before
+    final_returns = [r.evals.loc[last, "return"].to_numpy() for r in (skipped, applied)]
+    assert not np.array_equal(*final_returns)
 
 
 def test_transfer_run_starts_from_a_saved_controller(tmp_path):
