@@ -674,3 +674,24 @@ def common_auc(scores: pd.DataFrame, elite: pd.DataFrame) -> pd.DataFrame:
         rows.append({"method": method, "auc": point, "low": low, "high": high, "seeds": len(v),
                      "steps": ", ".join(f"{s:,}" for s in steps)})
     return pd.DataFrame(rows).set_index("method")
+
+
+def last_step_changes(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """Per method: how many runs changed architecture at their very last step (so their final
+    evaluation measured a network never trained), and the mean normalised score of that last
+    evaluation beside the mean of the other evaluations that make up the final score."""
+    rows = []
+    for r in runs:
+        c, a = r.config, r.anchors
+        curve = M.normalised(M.eval_curve(r.evals), a["random_return"], a["reference_return"])
+        last_change = r.arch_events["step"].iloc[1:] if len(r.arch_events) > 1 else pd.Series(dtype=int)
+        rows.append({"method": c.method, "changed at the last step": bool((last_change == c.steps).any()),
+                     "last evaluation": float(curve.iloc[-1]),
+                     "the final score's other evaluations": float(curve.iloc[-c.final_evals:-1].mean())})
+    t = pd.DataFrame(rows)
+    out = t.groupby("method", sort=False).agg(runs=("method", "size"),
+                                              changed=("changed at the last step", "sum"),
+                                              last=("last evaluation", "mean"),
+                                              others=("the final score's other evaluations", "mean"))
+    return out.rename(columns={"changed": "changed at the last step", "last": "last evaluation",
+                               "others": "the other final evaluations"}).round(3)

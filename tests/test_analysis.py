@@ -364,3 +364,13 @@ def test_common_auc_uses_only_the_steps_both_were_evaluated_at():
     assert auc.loc["nas", "steps"] == "40,000, 80,000" and auc.loc["nas", "seeds"] == 3
     assert auc.loc["nas", "auc"] == pytest.approx((0.4 + 0.8) / 2 + 0.01)
     assert auc.loc[analysis.AGILERL, "auc"] == pytest.approx((0.2 + 0.4) / 2 + 0.001)
+
+
+def test_last_step_changes_counts_runs_that_changed_when_nothing_was_left_to_train():
+    events = [(0, 0, None, "relu-32", np.nan, 0.0, 100, 0.0, True),
+              (1000, 4, "relu-32", "tanh-32", 1.0, 0.0, 100, 0.9, False)]  # at the last step (steps=1000)
+    runs = [make_run("random", 0, [0.2, 0.8, 0.8, 0.1], events=events), make_run("nas", 0, [0.2, 0.8, 0.8, 0.8])]
+    t = analysis.last_step_changes(runs)  # final_evals = 2: the last evaluation and the one before
+    assert t.loc["random", "changed at the last step"] == 1 and t.loc["nas", "changed at the last step"] == 0
+    assert t.loc["random", "last evaluation"] == pytest.approx(0.1)
+    assert t.loc["random", "the other final evaluations"] == pytest.approx(0.8)
