@@ -141,7 +141,8 @@ def run_and_record(config: RunConfig, out: str | Path, progress: Callable[[int],
 class Cell:
     config: RunConfig
     out: Path
-    # random-matched: the nas cell (same env and seed) whose switch times this run copies.
+    # random-matched: the nas cell (same env and seed) whose switch times this run copies; replay: the nas
+    # cell (of the grid schedule_from, seed + schedule_offset) whose changes it makes again.
     source: Cell | None = None
 
     @property
@@ -150,15 +151,19 @@ class Cell:
         return f"{c.env} {c.method} seed={c.seed}"
 
     def resolved(self) -> Cell | None:
-        """This cell with `switch_at` taken from its source's finished run, or None while that run is
-        not `ok`. Cells without a source are returned as they are."""
+        """This cell with `switch_at` (random-matched) or `schedule` (replay) taken from its source's
+        finished run, or None while that run is not `ok`. Cells without a source are returned as they are."""
         if self.source is None:
             return self
         src = self.source
         if run_status(src.out, src.config.config_hash) != "ok":
             return None
         events = read_run(src.out, src.config.config_hash).arch_events
-        switches = tuple(sorted(int(e) for e in events.loc[events["from_arch"].notna(), "episode"]))
+        changes = events[events["from_arch"].notna()]
+        if self.config.method == "replay":
+            schedule = tuple(f"{int(e.episode)}:{e.to_arch}" for e in changes.itertuples())
+            return Cell(self.config.replace(schedule=schedule), self.out, src)
+        switches = tuple(sorted(int(e) for e in changes["episode"]))
         return Cell(self.config.replace(switch_at=switches), self.out, src)
 
 
@@ -238,11 +243,13 @@ def load_grid(path: str | Path, data_root: str | Path = "data") -> tuple[str, li
         cells.append(Cell(config, out))
     if not cells:
         raise ConfigError(f"grid file {path}: the grid is empty")
-    return str(spec["name"]), [_with_source(c, cells, path) for c in cells]
+    return str(spec["name"]), [_with_source(c, cells, path, data_root) for c in cells]
 
 
-def _with_source(cell: Cell, cells: list[Cell], path: Path) -> Cell:
+def _with_source(cell: Cell, cells: list[Cell], path: Path, data_root: Path) -> Cell:
     c = cell.config
+    if c.method == "replay":
+        return _replay_source(cell, path, data_root)
     if c.method != "random-matched":
         return cell
     if c.switch_at:
@@ -254,6 +261,28 @@ def _with_source(cell: Cell, cells: list[Cell], path: Path) -> Cell:
             return Cell(c, cell.out, other)
     raise ConfigError(f"grid file {path}: random-matched seed={c.seed} on {c.env} needs a nas cell with the same "
                       "env and seed in the grid (it copies that run's switch times)")
+
+
+def _replay_source(cell: Cell, path: Path, data_root: Path) -> Cell:
+    """A replay cell with its source: the nas cell of grid `schedule_from` (experiments/<name>.yaml beside
+    this grid file) on the same env, seed + `schedule_offset`. A replay with its own `schedule` has none."""
+    c = cell.config
+    if c.schedule:
+        if c.schedule_from:
+            raise ConfigError(f"grid file {path}: replay takes its schedule from schedule_from or from schedule, "
+                              "not both")
+        return cell
+    source_grid = path.parent / f"{c.schedule_from}.yaml"
+    if source_grid.resolve() == path.resolve():
+        raise ConfigError(f"grid file {path}: replay's schedule_from names this grid; name the grid of the nas runs")
+    _, source_cells = load_grid(source_grid, data_root)
+    seed = c.seed + c.schedule_offset
+    for other in source_cells:
+        o = other.config
+        if o.method == "nas" and (o.env, o.seed) == (c.env, seed):
+            return Cell(c, cell.out, other)
+    raise ConfigError(f"grid file {path}: replay seed={c.seed} on {c.env} needs a nas cell of seed {seed} on that "
+                      f"env in {source_grid.name}")
 
 
 def notebook_parameters(config: RunConfig, out: Path) -> dict[str, Any]:
@@ -379,7 +408,8 @@ def reap_stale(cells: Iterable[Cell]) -> list[Cell]:
 
 
 def cell_status(cell: Cell) -> str:
-    """run_status against the cell's config; `waiting` for a random-matched cell whose nas run is not ok."""
+    """run_status against the cell's config; `waiting` for a random-matched or replay cell whose nas run is
+    not ok."""
     ready = cell.resolved()
     return "waiting" if ready is None else run_status(ready.out, ready.config.config_hash)
 
@@ -432,7 +462,7 @@ def run_grid(cells: list[Cell], executor: Executor, slots: int, notebook: Path =
             queue.pop(0)
             ready = cell.resolved()
             if ready is None:
-                error = f"its nas run (seed={cell.config.seed}) is not ok, so there are no switch times to copy"
+                error = f"its source, {cell.source.label}, is not ok, so there are no changes to copy"
                 outcome.setdefault("failed", []).append(cell.label)
                 if on_done is not None:
                     on_done(cell, "failed", error)

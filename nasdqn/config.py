@@ -15,7 +15,7 @@ from typing import Any
 
 from nasdqn.envs import PENDULUM_ID, resolve_env_id
 from nasdqn.errors import MAX_DEPTH, MAX_SEED, MAX_STEPS, MAX_WIDTH, ConfigError
-from nasdqn.search_space import INHERIT_MODES, Arch, SearchSpace
+from nasdqn.search_space import INHERIT_MODES, Arch, SearchSpace, parse_schedule
 
 # Re-exported: callers import these from here, where the options are.
 __all__ = ["MAX_DEPTH", "MAX_SEED", "MAX_STEPS", "MAX_WIDTH", "PENDULUM_ID", "ConfigError", "RunConfig"]
@@ -29,7 +29,7 @@ FIXED_ARCHS = {
 }
 # Searching methods: the paper's random control, the fair random controls of issue 7 (random choices
 # at the switch times of a NAS-DQN run, and a random architecture held for the whole run), NAS-DQN.
-SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas")
+SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas", "replay")
 METHODS = (*FIXED_ARCHS, "fixed:<arch>", *SEARCH_METHODS)
 LAYER_WIDTHS = ("uniform", "free")
 TARGETS = ("double", "max")
@@ -130,7 +130,8 @@ class RunConfig:
         "fixed-medium",
         "fixed-small | fixed-medium | fixed-large | fixed:<arch> (e.g. fixed:relu-128x128) | random "
         "(uniform draw every window) | random-matched (uniform draws at the times given by switch_at) | "
-        "random-freeze (one uniform draw, held) | nas",
+        "random-freeze (one uniform draw, held) | nas | replay (the changes listed in schedule, no feedback: "
+        "another run's moves at its times)",
     )
     seed: int = _opt(0, f"random seed (0..{MAX_SEED}); a run is a pure function of config and seed")
     steps: int = _opt(100_000, "environment steps used for training")
@@ -204,6 +205,18 @@ class RunConfig:
     switch_at: tuple[int, ...] = _opt(
         (), "random-matched: episodes after which to switch (nasdqn batch copies them from the nas run "
         "of the same seed)", scope="matched",
+    )
+
+    schedule: tuple[str, ...] = _opt(
+        (), "replay: the changes to make, as EPISODE:ARCH (nasdqn batch copies them from the nas run named by "
+        "schedule_from)", scope="replay",
+    )
+    schedule_from: str = _opt(
+        "", "replay: the grid (experiment) whose nas run of seed + schedule_offset gives the schedule", scope="replay",
+    )
+    schedule_offset: int = _opt(
+        0, "replay: 0 replays the same seed's schedule; k replays seed + k's (a schedule this run's returns never "
+        "informed)", scope="replay",
     )
 
     # --- learned controller ------------------------------------------------------------------
@@ -286,7 +299,8 @@ class RunConfig:
 
 def option_scope(f: dataclasses.Field) -> str:
     """Which runs an option can affect: `run` (every run), `search` (searching methods), `learned`
-    (nas: the `ctrl_*` options), `matched` (random-matched), `label` (none: it only names the run)."""
+    (nas: the `ctrl_*` options), `matched` (random-matched), `replay` (replay), `label` (none: it only
+    names the run)."""
     return f.metadata.get("scope") or ("learned" if f.name.startswith("ctrl_") else "run")
 
 
@@ -294,7 +308,7 @@ def _scopes_used(method: str) -> set[str]:
     if method_arch(method) is not None:
         return {"run"}
     return {"run", "search"} | ({"learned"} if method == "nas" else set()) | (
-        {"matched"} if method == "random-matched" else set())
+        {"matched"} if method == "random-matched" else set()) | ({"replay"} if method == "replay" else set())
 
 
 def config_hash_of(values: dict[str, Any]) -> str | None:
@@ -419,6 +433,13 @@ def validate(c: RunConfig) -> None:
     _check(all(e >= 1 for e in c.switch_at) and list(c.switch_at) == sorted(set(c.switch_at)),
            f"switch_at {list(c.switch_at)}: episode numbers >= 1, increasing, no repeats")
     _check(not c.switch_at or c.method == "random-matched", "switch_at is used only by method random-matched")
+    _check(not (c.schedule or c.schedule_from or c.schedule_offset) or c.method == "replay",
+           "schedule, schedule_from and schedule_offset are used only by method replay")
+    _check(c.method != "replay" or bool(c.schedule or c.schedule_from),
+           "method replay needs a schedule: set schedule_from (the grid whose nas runs it replays) or schedule")
+    _check(c.schedule_from == "" or bool(_NAME.match(c.schedule_from)),
+           f"schedule_from {c.schedule_from!r}: a grid name (1-64 letters, digits, _ . + -)")
+    _check(0 <= c.schedule_offset <= MAX_SEED, f"schedule_offset {c.schedule_offset}: allowed 0..{MAX_SEED}")
     _check(c.ctrl_algo in ("gain", "reinforce"), f"ctrl_algo {c.ctrl_algo!r}; allowed: gain, reinforce")
     _check(1 <= c.ctrl_settle <= 100, f"ctrl_settle {c.ctrl_settle}: allowed 1..100")
     _check(1 <= c.ctrl_history <= 100, f"ctrl_history {c.ctrl_history}: allowed 1..100")
@@ -444,6 +465,8 @@ def validate(c: RunConfig) -> None:
             space.contains(Arch.parse(c.start_arch)),
             f"start_arch {c.start_arch} is not in the search space ({space.describe()})",
         )
+    for episode, arch in parse_schedule(c.schedule).items():
+        _check(space.contains(arch), f"schedule entry {episode}:{arch} is not in the search space ({space.describe()})")
 
 
 def method_arch(method: str) -> str | None:

@@ -181,3 +181,16 @@ class SearchSpace:
             if a != arch.activation:
                 out.add(Arch(arch.widths, a))
         return sorted(a for a in out if self.contains(a))
+
+
+def parse_schedule(entries: tuple[str, ...]) -> dict[int, Arch]:
+    """`("40:relu-64", "90:relu-64x64")` as {episode: architecture}; episodes increasing from 1."""
+    out: dict[int, Arch] = {}
+    for entry in entries:
+        episode, sep, arch = str(entry).partition(":")
+        if not sep or not episode.strip().isdigit() or int(episode) < 1:
+            raise ConfigError(f"schedule entry {entry!r}: expected EPISODE:ARCH with EPISODE >= 1, e.g. 40:relu-64")
+        if out and int(episode) <= max(out):
+            raise ConfigError(f"schedule entry {entry!r}: episodes must increase")
+        out[int(episode)] = Arch.parse(arch)
+    return out

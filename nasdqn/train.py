@@ -23,6 +23,8 @@ from nasdqn.controllers import (
     GainController,
     LearnedController,
     RandomController,
+    ReplayController,
+    parse_schedule,
 )
 from nasdqn.envs import (
     make_env,
@@ -94,6 +96,8 @@ def make_controller(config: RunConfig, rng: np.random.Generator, io: tuple[int, 
         return RandomController(space, start, rng)
     if config.method == "random-matched":
         return RandomController(space, start, rng, switch_at=config.switch_at)
+    if config.method == "replay":
+        return ReplayController(start, parse_schedule(config.schedule))
     if config.method == "random-freeze":  # a random design held for the whole run
         return FixedController(space.sample(rng))
     if config.ctrl_algo == "gain":

@@ -243,3 +243,37 @@ def test_random_matched_without_its_nas_cell_is_refused(tmp_path):
     grid = write(tmp_path, TINY.replace("methods: [fixed-small, nas]", "methods: [random-matched]"))
     with pytest.raises(ConfigError, match="needs a nas cell"):
         load_grid(grid, tmp_path / "data")
+
+
+def test_replay_makes_another_grids_nas_changes_again_with_no_feedback(tmp_path, capsys):
+    """A replay cell copies the changes of a nas run of the grid named by schedule_from (seed +
+    schedule_offset) and makes exactly those, at those episodes; it waits while that run is not ok."""
+    source = write(tmp_path, TINY.replace("name: tiny", "name: src").replace("methods: [fixed-small, nas]",
+                   "methods: [nas]").replace("seeds: 1", "seeds: 2").replace("steps: 600", "steps: 1500"),
+                   "src.yaml")
+    replay = write(tmp_path, TINY.replace("name: tiny", "name: rep").replace("methods: [fixed-small, nas]",
+                   "methods: [replay]").replace("steps: 600", "steps: 1500").replace(
+                   "search_interval: 1}", "search_interval: 1, schedule_from: src, schedule_offset: 1}"), "rep.yaml")
+    root = tmp_path / "data"
+    _, cells = load_grid(replay, root)
+    assert cells[0].source is not None and cells[0].source.config.seed == 1
+    assert main(["status", str(replay), "--root", str(root)]) == 0
+    assert "waiting" in capsys.readouterr().out
+    assert main(["batch", str(source), "--root", str(root), "--workers", "1", "--quiet"]) == 0
+    assert main(["batch", str(replay), "--root", str(root), "--workers", "1", "--quiet"]) == 0
+    nas = read_run(cells[0].source.out).arch_events
+    copy = read_run(cells[0].out)
+    wanted = [(int(e.episode), e.to_arch) for e in nas[nas["from_arch"].notna()].itertuples()]
+    assert wanted, "the tiny nas run made no change: the test would check nothing"
+    made = [(int(e.episode), e.to_arch) for e in copy.arch_events[copy.arch_events["from_arch"].notna()].itertuples()]
+    assert made == wanted and copy.config.schedule == tuple(f"{e}:{a}" for e, a in wanted)
+
+
+def test_replay_without_a_source_is_refused_in_one_line(tmp_path):
+    grid = write(tmp_path, TINY.replace("methods: [fixed-small, nas]", "methods: [replay]").replace(
+        "search_interval: 1}", "search_interval: 1, schedule_from: nowhere}"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_grid(grid, tmp_path / "data")
+    bare = write(tmp_path, TINY.replace("methods: [fixed-small, nas]", "methods: [replay]"), "bare.yaml")
+    with pytest.raises(ConfigError, match="needs a schedule"):
+        load_grid(bare, tmp_path / "data")

@@ -5,7 +5,7 @@ current architecture did over the last window and returns a new one, or None to 
 state goes through `state_dict` / `load_state_dict` so a controller can be saved and transferred.
 
 One module per controller: `base` (the `Controller` protocol and `Feedback`: what a new controller
-implements), `fixed`, `random_search`, `reinforce`, and `gain` (NAS-DQN's).
+implements), `fixed`, `random_search`, `replay` (a schedule, no feedback), `reinforce`, and `gain` (NAS-DQN's).
 """
 
 from nasdqn.controllers.base import Controller, Feedback
@@ -13,6 +13,7 @@ from nasdqn.controllers.fixed import FixedController
 from nasdqn.controllers.gain import GainController, arch_features
 from nasdqn.controllers.random_search import RandomController
 from nasdqn.controllers.reinforce import LearnedController, TrendSignal
+from nasdqn.controllers.replay import ReplayController, parse_schedule
 
 __all__ = ["Controller", "Feedback", "FixedController", "GainController", "LearnedController", "RandomController",
-           "TrendSignal", "arch_features"]
+           "ReplayController", "TrendSignal", "arch_features", "parse_schedule"]
