@@ -708,8 +708,14 @@ def protocol_answer(verdicts: pd.DataFrame, controllers: list[str]) -> str:
     col = f"reported, {controllers[0]}"
     counts = ", ".join(f"{n} {v}" for v, n in verdicts[col].value_counts().items())
     changed = verdicts[verdicts["changed for"] != ""]
-    text = (f"**Run as reported, the paper's claims do not fare better than in our protocol.** With our "
-            f"{controllers[0]} controller the {len(verdicts)} claims read: {counts}. ")
+    supported = ("reproduced", "partly")
+    theirs = int(verdicts[col].isin(supported).sum())
+    mine = int(verdicts[OURS_LIKE].isin(supported).sum())
+    fare = "better" if theirs > mine else "worse" if theirs < mine else "neither better nor worse"
+    contra = [int((verdicts[c] == "contradicted").sum()) for c in (col, OURS_LIKE)]
+    text = (f"**Run as reported, the paper's claims fare {fare} than in our protocol**: {theirs} reproduced or "
+            f"partly reproduced against {mine} in ours and {contra[0]} contradicted against {contra[1]}, against "
+            f"the same comparators. With our {controllers[0]} controller the {len(verdicts)} claims read: {counts}. ")
     if not len(changed):
         return text + "Against the same comparators, no verdict differs from our protocol's."
     parts = []
