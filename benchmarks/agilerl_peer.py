@@ -27,6 +27,7 @@ and the settings used (`agilerl.json`). Runs in its own virtual environment, nev
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import math
 import sys
@@ -195,7 +196,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "agilerl.parquet")
     args = parser.parse_args()
     try:
-        import agilerl
+        import agilerl  # noqa: F401 (only whether it is here)
     except ImportError:
         sys.exit("agilerl_peer: AgileRL is not installed here; run `make agilerl-env` and use .venv-agilerl/bin/python")
     rounds = args.rounds or ROUNDS[args.task]
@@ -218,7 +219,7 @@ def main() -> None:
               f"{time.perf_counter() - t0:.0f} s", flush=True)
     settings = {k: {"value": v, "source": s} for k, (v, s) in EVOLUTION.items()}
     (RESULTS / "agilerl.json").write_text(json.dumps(
-        {"agilerl_version": agilerl.__version__ if hasattr(agilerl, "__version__") else None,
+        {"agilerl_version": importlib.metadata.version("agilerl"),
          "rounds": ROUNDS, "settings": settings}, indent=1, default=str))
 
 
