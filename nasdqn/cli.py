@@ -26,7 +26,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         default = f.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         group.add_argument(_flag(f.name), dest=f.name, default=None, metavar=f.name.upper(),
-                           help=f"{f.metadata['help']} (default: {shown})")
+                           # argparse %-formats help texts: a literal % (e.g. "25%") must be doubled
+                           help=f"{f.metadata['help']} (default: {shown})".replace("%", "%%"))
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
