@@ -628,11 +628,26 @@ def evolution_elite(table: pd.DataFrame, variant: str = "evolution") -> pd.DataF
     """The elite of every round of AgileRL's runs of `variant` (`evolution`, or the `single`-agent
     diagnostic): its best agent by its own fitness, with the greedy return on our evaluation starts
     normalised like ours (`score`)."""
-    kind = table["variant"].fillna("evolution") if "variant" in table else pd.Series("evolution", index=table.index)
-    elite = table[table["elite"].astype(bool) & (kind == variant)].copy()
+    elite = table[table["elite"].astype(bool) & (table["variant"] == variant)].copy()
     elite["score"] = M.normalised(elite["greedy_return"].to_numpy(float), elite["random_return"].to_numpy(float),
                                   elite["reference_return"].to_numpy(float))
     return elite.sort_values(["task", "seed", "round"], ignore_index=True)
+
+
+def _at_common_steps(scores: pd.DataFrame, elite: pd.DataFrame) -> tuple[list[int], pd.DataFrame]:
+    """The step counts where both our runs (a `book.score_table`) and AgileRL's elite were evaluated,
+    and both sides' scores at those steps in one table (method, seed, step, score)."""
+    steps = sorted(set(elite["total_steps"].astype(int)) & set(scores["step"].astype(int)))
+    cols = ["method", "seed", "step", "score"]
+    peer = elite[elite["total_steps"].isin(steps)].assign(method=AGILERL)
+    both = pd.concat([scores[scores["step"].isin(steps)][cols], peer.assign(step=peer["total_steps"])[cols]],
+                     ignore_index=True)
+    return steps, both
+
+
+def _mean_interval(v: np.ndarray) -> tuple[float, float, float]:
+    """Mean with its t interval; no interval (NaN) from a single run, rather than a zero-width one."""
+    return S.t_ci(v) if len(v) > 1 else (float(v.mean()), np.nan, np.nan)
 
 
 def at_equal_steps(scores: pd.DataFrame, elite: pd.DataFrame, reference: str) -> pd.DataFrame:
@@ -640,15 +655,11 @@ def at_equal_steps(scores: pd.DataFrame, elite: pd.DataFrame, reference: str) ->
     both were evaluated (AgileRL's round ends, counting the whole population's steps): per method
     and step, the mean normalised score with its t interval, and `reference` (e.g. nas) minus
     AgileRL with Welch's interval."""
-    steps = sorted(set(elite["total_steps"].astype(int)) & set(scores["step"].astype(int)))
-    cols = ["method", "seed", "step", "score"]
-    peer = elite[elite["total_steps"].isin(steps)].assign(method=AGILERL)
-    both = pd.concat([scores[scores["step"].isin(steps)][cols], peer.assign(step=peer["total_steps"])[cols]],
-                     ignore_index=True)
+    _, both = _at_common_steps(scores, elite)
     rows = []
     for (method, step), g in both.groupby(["method", "step"], sort=False):
         v = g["score"].to_numpy(float)
-        point, low, high = S.t_ci(v) if len(v) > 1 else (float(v.mean()), np.nan, np.nan)
+        point, low, high = _mean_interval(v)
         row = {"method": method, "step": int(step), "seeds": len(v), "score": point, "low": low, "high": high}
         ref = both[(both["method"] == reference) & (both["step"] == step)]["score"].to_numpy(float)
         if method == AGILERL and len(ref) > 1 and len(v) > 1:
@@ -661,16 +672,13 @@ def common_auc(scores: pd.DataFrame, elite: pd.DataFrame) -> pd.DataFrame:
     """Sample efficiency at equal steps: per method (ours from a `book.score_table`, and AgileRL's
     elite), the area under each run's normalised curve over the step counts where both were
     evaluated (`metrics.area_under_curve` on those points only), as mean with its t interval."""
-    steps = sorted(set(elite["total_steps"].astype(int)) & set(scores["step"].astype(int)))
-    peer = elite[elite["total_steps"].isin(steps)].assign(method=AGILERL)
-    both = pd.concat([scores[scores["step"].isin(steps)][["method", "seed", "step", "score"]],
-                      peer.assign(step=peer["total_steps"])[["method", "seed", "step", "score"]]], ignore_index=True)
+    steps, both = _at_common_steps(scores, elite)
     rows = []
     for method, g in both.groupby("method", sort=False):
         per_run = [M.area_under_curve(r["step"].to_numpy(), r["score"].to_numpy())
                    for _, r in g.sort_values("step").groupby("seed")]
         v = np.asarray(per_run, dtype=float)
-        point, low, high = S.t_ci(v) if len(v) > 1 else (float(v.mean()), np.nan, np.nan)
+        point, low, high = _mean_interval(v)
         rows.append({"method": method, "auc": point, "low": low, "high": high, "seeds": len(v),
                      "steps": ", ".join(f"{s:,}" for s in steps)})
     return pd.DataFrame(rows).set_index("method")
@@ -684,8 +692,8 @@ def last_step_changes(runs: Sequence[RunResult]) -> pd.DataFrame:
     for r in runs:
         c, a = r.config, r.anchors
         curve = M.normalised(M.eval_curve(r.evals), a["random_return"], a["reference_return"])
-        last_change = r.arch_events["step"].iloc[1:] if len(r.arch_events) > 1 else pd.Series(dtype=int)
-        rows.append({"method": c.method, "changed at the last step": bool((last_change == c.steps).any()),
+        changes = r.arch_events["step"].iloc[1:]  # the first row is the starting architecture
+        rows.append({"method": c.method, "changed at the last step": bool((changes == c.steps).any()),
                      "last evaluation": float(curve.iloc[-1]),
                      "the final score's other evaluations": float(curve.iloc[-c.final_evals:-1].mean())})
     t = pd.DataFrame(rows)

@@ -255,12 +255,16 @@ def _with_source(cell: Cell, cells: list[Cell], path: Path, data_root: Path) -> 
     if c.switch_at:
         raise ConfigError(f"grid file {path}: random-matched takes switch_at from the nas run of its seed; "
                           "do not set it in the grid")
-    for other in cells:
-        o = other.config
-        if o.method == "nas" and (o.env, o.seed) == (c.env, c.seed):
-            return Cell(c, cell.out, other)
+    source = _nas_cell(cells, c.env, c.seed)
+    if source is not None:
+        return Cell(c, cell.out, source)
     raise ConfigError(f"grid file {path}: random-matched seed={c.seed} on {c.env} needs a nas cell with the same "
                       "env and seed in the grid (it copies that run's switch times)")
+
+
+def _nas_cell(cells: list[Cell], env: str, seed: int) -> Cell | None:
+    """The nas cell of `cells` on `env` with `seed` (the source a random-matched or replay cell copies)."""
+    return next((c for c in cells if c.config.method == "nas" and (c.config.env, c.config.seed) == (env, seed)), None)
 
 
 def _replay_source(cell: Cell, path: Path, data_root: Path) -> Cell:
@@ -277,10 +281,9 @@ def _replay_source(cell: Cell, path: Path, data_root: Path) -> Cell:
         raise ConfigError(f"grid file {path}: replay's schedule_from names this grid; name the grid of the nas runs")
     _, source_cells = load_grid(source_grid, data_root)
     seed = c.seed + c.schedule_offset
-    for other in source_cells:
-        o = other.config
-        if o.method == "nas" and (o.env, o.seed) == (c.env, seed):
-            return Cell(c, cell.out, other)
+    source = _nas_cell(source_cells, c.env, seed)
+    if source is not None:
+        return Cell(c, cell.out, source)
     raise ConfigError(f"grid file {path}: replay seed={c.seed} on {c.env} needs a nas cell of seed {seed} on that "
                       f"env in {source_grid.name}")
 

@@ -650,11 +650,12 @@ def reported_searches(reported: dict[str, Experiment]) -> dict[str, list[RunResu
     """The searching runs of the reported protocol by label: random, random-freeze and NAS-DQN with each
     learned controller (`nas (gain)`, `nas (reinforce)`)."""
     out: dict[str, list[RunResult]] = {}
+    first = next(iter(reported), None)  # the random controls are the same runs in every controller's grid
     for ctrl, exp in reported.items():
         for r in exp.runs:
             if r.config.method == "nas":
                 out.setdefault(f"nas ({ctrl})", []).append(r)
-            elif r.config.method in ("random", "random-freeze") and ctrl == next(iter(reported)):
+            elif r.config.method in ("random", "random-freeze") and ctrl == first:
                 out.setdefault(r.config.method, []).append(r)
     return out
 

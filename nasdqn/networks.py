@@ -243,25 +243,21 @@ def relative_output_change(old: MLP, new: MLP, states: torch.Tensor) -> float:
     return float((q_new - q_old).abs().mean() / q_old.abs().mean().clamp_min(1e-8))
 
 
-def _copy_matching(net: MLP, new_arch: Arch, rng: np.random.Generator) -> MLP:
-    """A fresh network of `new_arch` into which every layer of `net` whose shape matches is copied.
+def _copy_matching(old: MLP, new: MLP) -> None:
+    """Copy into the fresh network `new` every layer of `old` whose shape matches.
 
     Layers are matched by position from the input (hidden layer i to hidden layer i) and the output
     layer to the output layer, so relu-64x64 -> tanh-64x64x64 keeps both hidden layers and the output
     layer (which then reads a fresh third layer) and relu-32x32 -> relu-64x64 keeps nothing.
     """
-    fresh = torch.Generator().manual_seed(int(rng.integers(2**63)))
-    new = MLP(net.n_in, net.n_out, new_arch, generator=fresh)
-    old_w, old_b = net.weights, net.biases
-    last_old, last_new = len(old_w) - 1, len(new.weights) - 1
+    last_old, last_new = len(old.weights) - 1, len(new.weights) - 1
     for i, (w, b) in enumerate(zip(new.weights, new.biases, strict=True)):
         j = last_old if i == last_new else i
         if i != last_new and j >= last_old:
             continue  # a hidden layer deeper than any of the old network's
-        if old_w[j].shape == w.shape:
-            w.copy_(old_w[j])
-            b.copy_(old_b[j])
-    return new
+        if old.weights[j].shape == w.shape:
+            w.copy_(old.weights[j])
+            b.copy_(old.biases[j])
 
 
 def morph(net: MLP, new_arch: Arch, rng: np.random.Generator, probe_states: torch.Tensor | None = None,
@@ -294,11 +290,11 @@ def morph(net: MLP, new_arch: Arch, rng: np.random.Generator, probe_states: torc
             elif width < current:
                 _narrow(layers, i, width)
         new = MLP.from_layers(new_arch, layers)
-    elif inherit == "copy":
-        new = _copy_matching(net, new_arch, rng)
     else:
         fresh = torch.Generator().manual_seed(int(rng.integers(2**63)))
         new = MLP(net.n_in, net.n_out, new_arch, generator=fresh)
+        if inherit == "copy":
+            _copy_matching(net, new)
 
     if probe_states is None:
         probe = np.random.default_rng(rng.integers(2**32)).standard_normal((256, net.n_in))

@@ -336,7 +336,8 @@ def test_agilerl_elite_and_equal_step_comparison():
     for seed in range(3):
         for rnd in (1, 2):
             for agent in range(2):
-                rows.append({"task": "t", "seed": seed, "round": rnd, "total_steps": 40_000 * rnd, "agent": agent,
+                rows.append({"task": "t", "variant": "evolution", "seed": seed, "round": rnd,
+                             "total_steps": 40_000 * rnd, "agent": agent,
                              "elite": agent == 1, "greedy_return": -1000.0 + (250 if agent else 0) * rnd + seed,
                              "random_return": -1000.0, "reference_return": -500.0})
     elite = analysis.evolution_elite(pd.DataFrame(rows))
@@ -353,7 +354,8 @@ def test_agilerl_elite_and_equal_step_comparison():
 
 
 def test_common_auc_uses_only_the_steps_both_were_evaluated_at():
-    elite = pd.DataFrame([{"task": "t", "seed": s, "round": r, "total_steps": 40_000 * r, "agent": 0, "elite": True,
+    elite = pd.DataFrame([{"task": "t", "variant": "evolution", "seed": s, "round": r, "total_steps": 40_000 * r,
+                           "agent": 0, "elite": True,
                            "greedy_return": -1000.0 + 100 * r + s, "random_return": -1000.0,
                            "reference_return": -500.0} for s in range(2) for r in (1, 2, 3)])
     elite = analysis.evolution_elite(elite)
