@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,49 +15,52 @@ from scipy import stats as sps
 from nasdqn import metrics as M
 from nasdqn import stats as S
 from nasdqn.config import RunConfig
-from nasdqn.records import RunResult
+from nasdqn.records import RunResult, cached, run_fingerprint
 
 ALPHA = 0.05  # family-wise error rate of each claim's comparisons (Holm)
 
 
-def run_metrics(runs: Sequence[RunResult]) -> pd.DataFrame:
+def run_metrics(runs: Sequence[RunResult], cache: Path | None = None) -> pd.DataFrame:
     """One row per run: every per-run metric of `nasdqn.metrics` on the normalised evaluation curve,
-    the overhead measures and the architecture summary."""
-    rows = []
-    for r in runs:
-        c, a = r.config, r.anchors
-        curve = M.eval_curve(r.evals)
-        steps = curve.index.to_numpy()
-        # A user's env may have no "solved" return: its normalised measures are then undefined (NaN).
-        score = (M.normalised(curve.to_numpy(), a["random_return"], a["reference_return"])
-                 if a.get("reference_return") is not None else np.full(len(curve), np.nan))
-        final = float(score[-c.final_evals:].mean())
-        events = r.arch_events
-        switches = events[events["from_arch"].notna()]
-        rows.append({
-            "env": c.env, "method": c.method, "seed": c.seed,
-            "final_return": float(curve.iloc[-c.final_evals:].mean()),
-            "peak_return": float(curve.max()),
-            "final_train_return": M.final_training_return(r.episodes, c.steps),
-            "final_score": final,
-            "auc": M.area_under_curve(steps, score),
-            "early_auc": M.early_area(steps, score, c.steps),
-            "steps_to_threshold": M.steps_to_threshold(steps, score),
-            "convergence_step": M.convergence_step(steps, score, final),
-            "final_level": float(M.final_window(score).mean()),
-            "within_iqr": M.within_run_dispersion(score),
-            "short_term_risk": M.short_term_risk(score),
-            "sec_per_step": M.seconds_per_step(r.timing, c.steps),
-            "search_share": M.search_share(r.timing),
-            "switches": len(switches),
-            "breaking_switches": int((~switches["preserving"].astype(bool)).sum()) if len(switches) else 0,
-            "first_switch": float(switches["step"].min()) if len(switches) else float("nan"),
-            "last_switch": float(switches["step"].max()) if len(switches) else 0.0,
-            "final_arch": str(events["to_arch"].iloc[-1]),
-            "final_params": int(events["params"].iloc[-1]),
-            "steps": c.steps,
-        })
-    return pd.DataFrame(rows)
+    the overhead measures and the architecture summary. With `cache` (a folder), each run's row is
+    kept under the run's fingerprint (its files' content and this code), for runs read from disk."""
+    return pd.DataFrame([cached(cache if r.meta else None, "metrics", run_fingerprint(r.meta) if r.meta else "",
+                                lambda r=r: _metrics_row(r)) for r in runs])
+
+
+def _metrics_row(r: RunResult) -> dict:
+    c, a = r.config, r.anchors
+    curve = M.eval_curve(r.evals)
+    steps = curve.index.to_numpy()
+    # A user's env may have no "solved" return: its normalised measures are then undefined (NaN).
+    score = (M.normalised(curve.to_numpy(), a["random_return"], a["reference_return"])
+             if a.get("reference_return") is not None else np.full(len(curve), np.nan))
+    final = float(score[-c.final_evals:].mean())
+    events = r.arch_events
+    switches = events[events["from_arch"].notna()]
+    return {
+        "env": c.env, "method": c.method, "seed": c.seed,
+        "final_return": float(curve.iloc[-c.final_evals:].mean()),
+        "peak_return": float(curve.max()),
+        "final_train_return": M.final_training_return(r.episodes, c.steps),
+        "final_score": final,
+        "auc": M.area_under_curve(steps, score),
+        "early_auc": M.early_area(steps, score, c.steps),
+        "steps_to_threshold": M.steps_to_threshold(steps, score),
+        "convergence_step": M.convergence_step(steps, score, final),
+        "final_level": float(M.final_window(score).mean()),
+        "within_iqr": M.within_run_dispersion(score),
+        "short_term_risk": M.short_term_risk(score),
+        "sec_per_step": M.seconds_per_step(r.timing, c.steps),
+        "search_share": M.search_share(r.timing),
+        "switches": len(switches),
+        "breaking_switches": int((~switches["preserving"].astype(bool)).sum()) if len(switches) else 0,
+        "first_switch": float(switches["step"].min()) if len(switches) else float("nan"),
+        "last_switch": float(switches["step"].max()) if len(switches) else 0.0,
+        "final_arch": str(events["to_arch"].iloc[-1]),
+        "final_params": int(events["params"].iloc[-1]),
+        "steps": c.steps,
+    }
 
 
 SMALL_CELL = 5  # seeds at or below which a mean gets Student's t interval: a bootstrap one is too narrow
@@ -97,8 +101,10 @@ def compare(table: pd.DataFrame, metric: Metric, method: str, others: Sequence[s
     """`method` against each of `others` on `metric`: difference of means (in the better direction:
     positive = `method` better) with a bootstrap CI, probability of improvement with its CI, Welch's
     t and Mann-Whitney U p-values (two-sided) and their Holm adjustment over this family."""
+    by_method = {name: _oriented(g, metric) for name, g in table.groupby("method", sort=False)}
+
     def values(name: str) -> np.ndarray:
-        return _oriented(table[table["method"] == name], metric)
+        return by_method.get(name, np.empty(0))
 
     x = values(method)
     rows = []

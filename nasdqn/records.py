@@ -13,7 +13,9 @@ import functools
 import hashlib
 import json
 import os
+import pickle
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,8 @@ from nasdqn.config import RunConfig, config_hash_of
 TABLES = ("episodes", "evals", "arch_events")
 DATA_FILES = (*(f"{t}.parquet" for t in TABLES), "timing.json", "controller.json")
 STATUS_OK = "ok"
+# The parts of a run's wall time that timing.json records (seconds), beside "total".
+TIMING_KEYS = ("env", "act", "learn", "controller", "morph", "eval")
 # `running` is written when a run starts; a process killed outright leaves it behind, never `ok`.
 STATUSES = (STATUS_OK, "running", "failed", "diverged", "interrupted")
 
@@ -254,8 +258,58 @@ def _damaged(path: Path, meta: dict[str, Any], deep: bool) -> str | None:
     return None
 
 
-def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
-    """Read a finished run; refuse one that is incomplete, not ok, corrupt or of another config."""
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 of this package's source and of the library versions that parse and pickle its tables: a
+    cached derived value carries it, so a change of code or library can never serve an old result."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(source.relative_to(Path(__file__).parent).as_posix().encode() + b"\0" + source.read_bytes())
+    for library in ("pandas", "numpy", "pyarrow"):
+        digest.update(f"{library}={metadata.version(library)}".encode())
+    return digest.hexdigest()
+
+
+def run_fingerprint(meta: dict[str, Any]) -> str:
+    """A finished run's identity: its meta.json records every file's SHA-256, so once `read_run` has
+    checked the files against it, this names their exact content."""
+    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cached(cache: Path | None, kind: str, key: str, compute):
+    """`compute()`, or its result stored by an earlier call under `cache/<code>/kind/key.pkl`, where
+    <code> is this code's fingerprint: a change of code or library never serves an old result, and
+    the folders of other code versions are deleted when a new one starts (the cache stays one version
+    big). Written atomically, so parallel readers (the book's chapters) never see half a file. The
+    cache is local and written only here: delete the folder to clear it."""
+    if cache is None:
+        return compute()
+    version = Path(cache) / code_fingerprint()[:20]
+    path = version / kind / f"{key}.pkl"
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    value = compute()
+    try:
+        if not version.exists():
+            for old in Path(cache).glob("*"):
+                if old.is_dir() and old.name != version.name:
+                    shutil.rmtree(old, ignore_errors=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # no fsync: a cache lost in a crash is recomputed
+        tmp.write_bytes(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+    except OSError:  # a read-only or vanished cache costs time, never a result
+        pass
+    return value
+
+
+def read_run(path: str | Path, expect_hash: str | None = None, cache: Path | None = None) -> RunResult:
+    """Read a finished run; refuse one that is incomplete, not ok, corrupt or of another config.
+
+    With `cache` (a folder), the parsed tables are kept there under the run's fingerprint: the checks
+    (status, config hash, every file's SHA-256) still run on every read, only the parsing is saved."""
     path = Path(path)
     meta = read_meta(path)
     if meta["status"] != STATUS_OK:
@@ -266,11 +320,14 @@ def read_run(path: str | Path, expect_hash: str | None = None) -> RunResult:
     damage = _damaged(path, meta, deep=True)
     if damage:
         raise RunDirError(f"{path}: a run file is missing or corrupt ({damage})")
+    def parse() -> tuple[dict[str, pd.DataFrame], dict, dict]:
+        tables = {t: pd.read_parquet(path / f"{t}.parquet") for t in TABLES}
+        timing, controller = (json.loads((path / f"{name}.json").read_text()) for name in ("timing", "controller"))
+        return tables, timing, controller
+
     try:
         config = RunConfig.from_dict(meta["config"])
-        tables = {t: pd.read_parquet(path / f"{t}.parquet") for t in TABLES}
-        timing = json.loads((path / "timing.json").read_text())
-        controller = json.loads((path / "controller.json").read_text())
+        tables, timing, controller = cached(cache, "runs", run_fingerprint(meta), parse)
     except Exception as e:  # any corruption of a file that claims to be complete
         raise RunDirError(f"{path}: a run file is missing or corrupt ({type(e).__name__}: {e})") from None
     return RunResult(config=config, **tables, timing=timing, anchors=meta.get("anchors", {}),

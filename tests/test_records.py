@@ -73,6 +73,37 @@ def test_a_changed_file_of_the_same_size_is_detected_on_read(tmp_path, result):
         read_run(path)
 
 
+def test_the_cache_serves_the_same_tables_and_metrics_and_never_a_changed_run(tmp_path, result, monkeypatch):
+    from nasdqn import records
+    from nasdqn.analysis import run_metrics
+
+    path, cache = write_run(tmp_path / "run", result), tmp_path / "cache"
+    first = read_run(path, result.config.config_hash, cache)
+    assert len(list(cache.rglob("*.pkl"))) == 1
+    # A second read comes from the cache (the parquet files are not parsed again) and equals the first.
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("parsed again despite the cache"))
+    again = read_run(path, result.config.config_hash, cache)
+    monkeypatch.undo()
+    for t in ("episodes", "evals", "arch_events"):
+        pd.testing.assert_frame_equal(getattr(again, t), getattr(first, t))
+    pd.testing.assert_frame_equal(run_metrics([again], cache), run_metrics([first]))
+    pd.testing.assert_frame_equal(run_metrics([again], cache), run_metrics([first]))  # now from the cache
+
+    # The checks run on every read: a run changed after it was cached is refused, never served.
+    data = bytearray((path / "evals.parquet").read_bytes())
+    data[-20] ^= 0xFF
+    (path / "evals.parquet").write_bytes(bytes(data))
+    with pytest.raises(RunDirError, match="SHA-256"):
+        read_run(path, result.config.config_hash, cache)
+
+    # Another code version starts its own folder and deletes the old one: the cache stays one version big.
+    (path / "evals.parquet").write_bytes(bytes(data[:-20]) + bytes([data[-20] ^ 0xFF]) + bytes(data[-19:]))
+    old = {p.name for p in cache.iterdir()}
+    monkeypatch.setattr(records, "code_fingerprint", lambda: "f" * 64)
+    read_run(path, result.config.config_hash, cache)
+    assert {p.name for p in cache.iterdir()} == {"f" * 20} and old != {"f" * 20}
+
+
 def test_no_temporary_files_are_left_behind(tmp_path, result):
     path = write_run(tmp_path / "run", result)
     assert sorted(p.name for p in path.iterdir()) == [
