@@ -32,6 +32,15 @@ def data_root() -> Path:
     return Path(os.environ.get("NASDQN_DATA", REPO_ROOT / "data"))
 
 
+def cache_dir() -> Path | None:
+    """Where the chapters keep each run's parsed tables and metrics, keyed by the run's fingerprint (so
+    nothing stale can be served): NASDQN_CACHE, else ~/.cache/nasdqn; NASDQN_CACHE=off keeps nothing."""
+    chosen = os.environ.get("NASDQN_CACHE")
+    if chosen == "off":
+        return None
+    return Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nasdqn"
+
+
 def book_experiment(root: Path | None = None) -> str:
     root = root or data_root()
     chosen = os.environ.get("NASDQN_BOOK_EXPERIMENT")
@@ -62,14 +71,14 @@ def load_runs(root: str | Path, experiment: str) -> tuple[list[RunResult], list[
                 refused.append(f"{cell.out}: waiting for its nas run (random-matched copies its switch times)")
                 continue
             try:
-                results.append(read_run(ready.out, ready.config.config_hash))
+                results.append(read_run(ready.out, ready.config.config_hash, cache_dir()))
             except RunDirError as e:
                 refused.append(str(e))
         prefix = f"{Path(root).resolve()}/"  # run paths as the data contract writes them, not this machine's
         return results, [line.replace(prefix, "") for line in refused]
     for path in sorted((Path(root) / "runs" / experiment).glob("*/*/seed=*")):
         try:
-            results.append(read_run(path))
+            results.append(read_run(path, cache=cache_dir()))
         except RunDirError as e:
             refused.append(str(e))
     return results, refused
@@ -299,6 +308,85 @@ def summary_cell(row: pd.Series, column: str, digits: int = 2) -> str:
     return text + (f"; {missing} of {runs} never" if missing else "")
 
 
+GROWTH_CONTROL = "ablation-growth"  # another seed's NAS-DQN moves, made at its times, with no feedback
+FIXED_SCHEDULE_FRESH = "ablation-schedule-fresh"  # the same seed's moves and times, fresh weights
+
+
+def ablation_answer(comps: dict[str, pd.DataFrame]) -> str:
+    """The ablations chapter's answer, from its comparisons (full NAS-DQN minus each variant, one table
+    per metric, Holm over the variants): does NAS-DQN learn from its scores, or does it only grow; and what
+    inheriting the weights is worth with the moves held fixed."""
+    def effect(variant: str, key: str) -> str:
+        row = comps[key].set_index("against").loc[variant]
+        return (f"{row['metric']} {ci_text(row['difference'], row['diff_low'], row['diff_high'], 3)} "
+                f"(Holm p {row['welch_p_holm']:.2g})")
+
+    def has(variant: str) -> bool:
+        return all(variant in set(c["against"]) for c in comps.values())
+
+    def significant(variant: str) -> tuple[bool, bool]:
+        rows = [c.set_index("against").loc[variant] for c in comps.values()]
+        return any(bool(r["better"]) for r in rows), any(bool(r["worse"]) for r in rows)
+
+    labels = list(comps)
+    parts = []
+    if has(GROWTH_CONTROL):
+        better, worse = significant(GROWTH_CONTROL)
+        words = ("NAS-DQN beats the same kind of growth made without feedback: its scores add something beyond "
+                 "growing." if better and not worse else
+                 "The controller-free growth schedule is significantly better than NAS-DQN." if worse else
+                 "NAS-DQN does no better than growth moves made without any feedback: on these data, what it does "
+                 "is grow, not learn which architecture is best.")
+        parts.append(f"**Learned or grew?** {words} Full NAS-DQN minus the controller-free growth schedule "
+                     f"(`{GROWTH_CONTROL}`: another seed's moves at its times, no scores read): "
+                     + "; ".join(effect(GROWTH_CONTROL, lab) for lab in labels) + ".")
+    if has(FIXED_SCHEDULE_FRESH):
+        better, worse = significant(FIXED_SCHEDULE_FRESH)
+        words = ("Inheriting the weights helps" if better and not worse else
+                 "Inheriting the weights hurts" if worse else "Inheriting the weights makes no significant difference")
+        parts.append(f"**Weight inheritance, the moves held fixed.** {words}: full NAS-DQN minus the same moves at "
+                     f"the same episodes with a fresh network at every change (`{FIXED_SCHEDULE_FRESH}`): "
+                     + "; ".join(effect(FIXED_SCHEDULE_FRESH, lab) for lab in labels) + ".")
+    return " ".join(parts)
+
+
+def outcome(comparisons: pd.DataFrame) -> pd.Series:
+    """One word per comparison in place of its boolean columns: better, worse (Welch, Holm), equivalent
+    (TOST at the measure's margin, where one is stated) or "no difference shown"."""
+    words = np.where(comparisons["better"], "better", np.where(comparisons["worse"], "worse", "no difference shown"))
+    if "equivalent" in comparisons:
+        words = np.where(comparisons["equivalent"].astype(bool), "equivalent", words)
+    return pd.Series(words, index=comparisons.index, name="outcome")
+
+
+def plot_arch_counts(counts: pd.DataFrame, ranking: pd.DataFrame | None = None, title: str = "") -> plt.Figure:
+    """How many runs of each method (columns) end on each architecture (rows, counts as numbers and
+    disc areas), architectures in hindsight-rank order when a ranking is given (best at the top)."""
+    counts = counts.fillna(0)
+    if ranking is not None:
+        order = sorted(counts.index, key=lambda a: ranking["rank"].get(a, len(ranking) + 1))
+        labels = [f"{a} (rank {int(ranking['rank'][a])})" if a in ranking.index else f"{a} (not swept)" for a in order]
+    else:
+        order, labels = sorted(counts.index), sorted(counts.index)
+    counts = counts.loc[order]
+    methods = list(counts.columns)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(methods), 0.9 + 0.32 * len(order)))
+    biggest = max(float(counts.to_numpy().max()), 1.0)
+    for x, m in enumerate(methods):
+        for y, n in enumerate(counts[m].to_numpy()):
+            if n > 0:
+                ax.scatter(x, y, s=600 * n / biggest, color=method_colour(m), alpha=0.35, linewidths=0)
+                ax.annotate(str(int(n)), (x, y), ha="center", va="center", fontsize="small")
+    ax.set_xticks(range(len(methods)), methods, rotation=20, ha="right")
+    ax.set_yticks(range(len(order)), labels, fontsize="small")
+    ax.set_xlim(-0.6, len(methods) - 0.4)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "runs ending on each architecture", fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
 def plot_forest(comparisons: pd.DataFrame) -> plt.Figure:
     """Every comparison behind the claims (`claims_table`'s second table): NAS-DQN's difference from
     each comparator with its 95% interval, one panel per claim (positive favours NAS-DQN); green
@@ -417,7 +505,7 @@ def load_experiment(name: str | None = None, root: Path | None = None) -> Experi
     if not (root / "runs" / name).is_dir():
         return None
     runs, refused = load_runs(root, name)
-    return Experiment(name, runs, refused, run_metrics(runs))
+    return Experiment(name, runs, refused, run_metrics(runs, cache_dir()))
 
 
 def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] | None:
