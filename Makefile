@@ -28,13 +28,14 @@ reproduce: install
 	mkdir -p $(REPRODUCED)/runs
 	$(BIN)/nasdqn verify $(GRID) --into $(REPRODUCED) --report $(REPRODUCED)/verify.csv; echo $$? > $(REPRODUCED)/.verify-status
 	for d in data/runs/*/; do n=$$(basename $$d); [ -e $(REPRODUCED)/runs/$$n ] || ln -s ../../data/runs/$$n $(REPRODUCED)/runs/$$n; done
-	NASDQN_DATA=$(CURDIR)/$(REPRODUCED) $(BIN)/jupyter-book build . --all -W --keep-going
+	NASDQN_DATA=$(CURDIR)/$(REPRODUCED) $(BIN)/nasdqn book .
 	exit $$(cat $(REPRODUCED)/.verify-status)
 
-# The book from the committed data only: _build/html/index.html. `--all`: Sphinx rereads only changed
-# sources, and a chapter whose inputs are data, not its own text, would otherwise keep stale numbers.
+# The book from the committed data only: _build/html/index.html. `nasdqn book` is `jupyter-book build
+# . --all -W --keep-going` with the chapters executed in parallel (one per core), and it prints each
+# chapter's time. Every chapter is executed on every build: its inputs are data, not only its text.
 book: install
-	$(BIN)/jupyter-book build . --all -W --keep-going
+	$(BIN)/nasdqn book .
 
 # Every page of the built book rendered offline by headless Chromium: no raw TeX, broken image,
 # unresolved role, nan in a table, or anything fetched from the network.

@@ -220,6 +220,36 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_book(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from nasdqn.bookbuild import build_book, chapter_count
+
+    source = Path(args.source)
+    bar = tqdm(total=chapter_count(source, args.jobs), unit="chapter", desc="book", disable=args.quiet or None,
+               dynamic_ncols=True)
+    with bar:
+        result = build_book(source, Path(args.out), args.jobs,
+                            on_chapter=lambda chapter, seconds: (bar.set_postfix_str(f"{chapter} {seconds:.1f} s"),
+                                                                 bar.update(1)))
+    if result.returncode != 0:
+        # Sphinx's own report: the warnings (errors under -W) and where they are.
+        print(result.log[-6000:], file=sys.stderr)
+    if not args.quiet:
+        for chapter, seconds in sorted(result.chapter_seconds.items(), key=lambda kv: -kv[1]):
+            print(f"  {seconds:6.1f} s  {chapter}")
+    print(f"book: {len(result.chapter_seconds)} chapters executed, {sum(result.chapter_seconds.values()):.1f} s of "
+          f"chapter time on {args.jobs} jobs; built in {result.seconds:.1f} s"
+          + ("" if result.returncode == 0 else f"; FAILED (sphinx exit {result.returncode})"))
+    if args.times:
+        Path(args.times).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.times).write_text(json.dumps({"jobs": args.jobs, "build_seconds": result.seconds,
+                                                "chapter_seconds": result.chapter_seconds}, indent=1) + "\n")
+    return result.returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasdqn",
@@ -277,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
                              description="List every settings preset (--preset NAME, or `preset:` in a grid "
                                          "file): its env, options and published source.")
     presets.set_defaults(func=cmd_presets)
+
+    book = sub.add_parser("book", help="build the book, its chapters executed in parallel",
+                          description="Build the Jupyter Book (HTML) from _config.yml and _toc.yml as "
+                                      "`jupyter-book build -W --keep-going` does, but with Sphinx reading (and so "
+                                      "executing) JOBS chapters at a time; print each chapter's execution time. "
+                                      "The data root is NASDQN_DATA (default: data). Exit status is Sphinx's.")
+    book.add_argument("source", nargs="?", default=".", help="the book's root, holding _config.yml (default: .)")
+    book.add_argument("--out", default="_build/html", help="HTML output folder (default: _build/html)")
+    book.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                      help="chapters executed at a time (default: one per core)")
+    book.add_argument("--times", default=None, metavar="FILE", help="write the chapter times as JSON here")
+    book.add_argument("--quiet", action="store_true", help="no progress bar or per-chapter times")
+    book.set_defaults(func=cmd_book)
     return parser
 
 

@@ -54,19 +54,24 @@ def test_chapters_under_nbval(smoke_data, tmp_path):
     _nbval(CHAPTERS, {"NASDQN_DATA": str(smoke_data)}, REPO / "book")
 
 
-def _build(data_root: Path, tmp_path: Path) -> Path:
+def _build(data_root: Path, tmp_path: Path, parallel: bool) -> Path:
+    """The book built by `jupyter-book build -W` itself, or (`parallel`) by `nasdqn book` as `make book` does."""
     site = tmp_path / "site"
     site.mkdir()
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, site / name)
     shutil.copytree(REPO / "book", site / "book")
-    out = _run([BIN / "jupyter-book", "build", site, "-W", "--keep-going"], {"NASDQN_DATA": str(data_root)}, site)
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    cmd = ([BIN / "nasdqn", "book", site, "--out", site / "_build" / "html", "--jobs", "2", "--quiet"] if parallel
+           else [BIN / "jupyter-book", "build", site, "-W", "--keep-going"])
+    out = _run(cmd, {"NASDQN_DATA": str(data_root)}, site)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    if parallel:
+        assert f"{len(CHAPTERS)} chapters executed" in out.stdout  # every chapter ran, and was timed
     return site / "_build" / "html"
 
 
 def test_book_builds_without_warnings_on_fresh_smoke_data(smoke_data, tmp_path):
-    html = _build(smoke_data, tmp_path)
+    html = _build(smoke_data, tmp_path, parallel=False)
     page = (html / "book" / "results.html").read_text()
     assert "smoke" in page and "fixed-medium" in page
     assert "0 run directories refused" in (html / "book" / "setup.html").read_text()
@@ -75,7 +80,7 @@ def test_book_builds_without_warnings_on_fresh_smoke_data(smoke_data, tmp_path):
 def test_book_builds_without_warnings_from_committed_data_and_reads_cleanly_offline(tmp_path):
     from nasdqn.bookcheck import check_book, find_browser
 
-    html = _build(REPO / "data", tmp_path)
+    html = _build(REPO / "data", tmp_path, parallel=True)
     assert (html / "book" / "results.html").exists()
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()  # formulas need no CDN
     if find_browser() is None:

@@ -48,3 +48,11 @@ def test_unwritable_output_is_refused(tmp_path, capsys, where):
         out = "/proc/nasdqn-test/run"
     assert main(["train", *FAST, "--out", str(out)]) == 2
     assert "not writable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,match", [(["--jobs", "0"], "need at least 1"), (["nowhere"], "has no _config.yml")])
+def test_book_refuses_bad_input_in_one_line(tmp_path, capsys, args, match):
+    assert main(["book", *args, "--out", str(tmp_path / "html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match in err
+    assert not (tmp_path / "html").exists()
