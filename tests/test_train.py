@@ -182,7 +182,7 @@ def test_transfer_run_starts_from_a_saved_controller(tmp_path):
     source = train(RunConfig(method="nas", ctrl_warmup=0.0, **TINY))
     path = tmp_path / "controller.json"
     path.write_text(json.dumps(source.controller_state))
-    from nasdqn.train import make_controller
+    from nasdqn.controllers import make_controller
 
     config = RunConfig(method="nas", ctrl_init=str(path), **TINY)
     loaded = make_controller(config, np.random.default_rng(0))
@@ -202,7 +202,8 @@ def test_transfer_run_starts_from_a_saved_controller(tmp_path):
 
 def test_a_relative_transfer_path_is_found_from_the_repository_root(tmp_path, monkeypatch):
     """Grid files name paths from the repository root, but papermill runs from notebooks/."""
-    from nasdqn.train import REPO_ROOT, read_controller_states
+    from nasdqn import REPO_ROOT
+    from nasdqn.controllers import read_controller_states
 
     monkeypatch.chdir(tmp_path)
     relative = "experiments"  # exists under the root only, and holds no controller.json

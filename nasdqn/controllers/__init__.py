@@ -5,10 +5,12 @@ current architecture did over the last window and returns a new one, or None to 
 state goes through `state_dict` / `load_state_dict` so a controller can be saved and transferred.
 
 One module per controller: `base` (the `Controller` protocol and `Feedback`: what a new controller
-implements), `fixed`, `random_search`, `replay` (a schedule, no feedback), `reinforce`, and `gain` (NAS-DQN's).
+implements), `fixed`, `random_search`, `replay` (a schedule, no
+feedback), `reinforce`, `gain` (NAS-DQN's), and `factory` (the controller a config names).
 """
 
 from nasdqn.controllers.base import Controller, Feedback
+from nasdqn.controllers.factory import make_controller, read_controller_states
 from nasdqn.controllers.fixed import FixedController
 from nasdqn.controllers.gain import GainController, arch_features
 from nasdqn.controllers.random_search import RandomController
@@ -16,4 +18,5 @@ from nasdqn.controllers.reinforce import LearnedController, TrendSignal
 from nasdqn.controllers.replay import ReplayController, parse_schedule
 
 __all__ = ["Controller", "Feedback", "FixedController", "GainController", "LearnedController", "RandomController",
-           "ReplayController", "TrendSignal", "arch_features", "parse_schedule"]
+           "ReplayController", "TrendSignal", "arch_features", "make_controller", "parse_schedule",
+           "read_controller_states"]
