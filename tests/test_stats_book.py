@@ -131,3 +131,55 @@ def test_reported_roles_give_the_fixed_networks_the_baseline_roles_by_size():
     roles = reported_roles(Experiment("x", [], [], metrics))
     assert roles == {"fixed:relu-32x32": "fixed-small", "fixed:relu-64x64x64": "fixed-medium",
                      "fixed:relu-128x128x128x128": "fixed-large"}
+
+
+def test_the_choices_table_fills_every_value_from_the_code_and_names_real_options(monkeypatch):
+    from nasdqn import choices
+    from nasdqn.search_space import SearchSpace
+
+    table = choices.choices_table()
+    assert len(table) == len(choices.CHOICES) and not table.isna().any().any()
+    assert not table["we chose"].str.contains(r"[{}]").any() and not table["why"].str.contains(r"[{}]").any()
+    assert SearchSpace.from_config(RunConfig()).describe() in table.loc["search space", "we chose"]
+    defaults = RunConfig()
+    interval = table.loc["how often the architecture may change", "we chose"]
+    assert f"Every {defaults.search_interval} episodes" in interval
+    assert f"{defaults.start_arch}." == table.loc["first architecture", "we chose"]
+    bad = choices.Choice("x", "", "", "", ("no_such_option",))
+    monkeypatch.setattr(choices, "CHOICES", (bad,))
+    with pytest.raises(KeyError, match="no_such_option"):
+        choices.choices_table()
+
+
+def test_outcome_words_and_the_ablation_answer_follow_the_comparisons():
+    from nasdqn import book
+
+    comps = pd.DataFrame({"metric": "final score", "against": ["a", "b", "c", "d"],
+                          "difference": [0.2, -0.2, 0.0, 0.01],
+                          "diff_low": [0.1, -0.3, -0.1, -0.05], "diff_high": [0.3, -0.1, 0.1, 0.07],
+                          "welch_p_holm": [0.01, 0.02, 0.9, 0.8], "better": [True, False, False, False],
+                          "worse": [False, True, False, False], "equivalent": [False, False, True, False]})
+    assert list(book.outcome(comps)) == ["better", "worse", "equivalent", "no difference shown"]
+    tie = comps.assign(against=[book.GROWTH_CONTROL, book.FIXED_SCHEDULE_FRESH, "x", "y"],
+                       better=[False, True, False, False], worse=False)
+    text = book.ablation_answer({"final_score": tie})
+    assert "no better than growth moves made without any feedback" in text
+    assert "Inheriting the weights helps" in text
+    beat = tie.assign(better=[True, False, False, False])
+    text = book.ablation_answer({"final_score": beat})
+    assert "beats the same kind of growth" in text and "no significant difference" in text
+    assert book.ablation_answer({"final_score": comps}) == ""  # neither control run: nothing claimed
+
+
+def test_architecture_counts_plot_in_hindsight_order():
+    import matplotlib.pyplot as plt
+
+    from nasdqn import book
+
+    counts = pd.DataFrame({"nas": [3, 0, 1], "random": [0, 2, 2]}, index=["relu-32", "tanh-64", "relu-256"])
+    ranking = pd.DataFrame({"rank": [1, 2, 3]}, index=["tanh-64", "relu-256", "relu-32"])
+    fig = book.plot_arch_counts(counts, ranking)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["tanh-64 (rank 1)", "relu-256 (rank 2)", "relu-32 (rank 3)"]
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["1", "2", "2", "3"]  # zero counts are not drawn
+    plt.close(fig)
