@@ -55,12 +55,13 @@ class ReplayBuffer:
 class DQNAgent:
     def __init__(self, obs_dim: int, n_actions: int, arch: Arch, *, lr: float, gamma: float,
                  batch_size: int, buffer_size: int, grad_clip: float, rng: np.random.Generator,
-                 torch_generator: torch.Generator, double: bool = True) -> None:
+                 torch_generator: torch.Generator, double: bool = True, buffer: ReplayBuffer | None = None) -> None:
         self.obs_dim, self.n_actions = obs_dim, n_actions
         self.double = double
         self.lr, self.gamma, self.batch_size, self.grad_clip = lr, gamma, batch_size, grad_clip
         self.rng = rng
-        self.buffer = ReplayBuffer(buffer_size, obs_dim)
+        # A population of candidates passes one shared buffer (`population`); a lone agent owns its own.
+        self.buffer = buffer if buffer is not None else ReplayBuffer(buffer_size, obs_dim)
         self._grad_out = torch.zeros(batch_size, n_actions)
         # obs and next_obs of a minibatch, stacked: the online network runs once on both.
         self._both = np.zeros((2 * batch_size, obs_dim), dtype=np.float32)
@@ -90,11 +91,13 @@ class DQNAgent:
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         return self._q(obs)
 
-    def update(self) -> torch.Tensor:
-        """One gradient step on a minibatch. Returns the gradient norm before clipping (a tensor,
-        so the caller decides when to pay for reading it)."""
+    def update(self, idx: np.ndarray | None = None) -> torch.Tensor:
+        """One gradient step on a minibatch: the transitions at `idx` (candidates of a population share
+        them), else `batch_size` drawn uniformly by the agent's own generator. Returns the gradient norm
+        before clipping (a tensor, so the caller decides when to pay for reading it)."""
         b, buf = self.batch_size, self.buffer
-        idx = self.rng.integers(buf.size, size=b)
+        if idx is None:
+            idx = self.rng.integers(buf.size, size=b)
         np.take(buf.obs, idx, axis=0, out=self._both[:b])
         np.take(buf.next_obs, idx, axis=0, out=self._both[b:])
         actions = torch.from_numpy(buf.actions[idx])

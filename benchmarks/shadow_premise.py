@@ -1,0 +1,109 @@
+"""Does a candidate trained on a shared replay buffer rank like the same architecture trained alone?
+
+The premise of a population controller (successive halving, a bandit, paired races): candidates
+trained side by side on one buffer, on the same minibatches, can be compared early and fairly. But a
+candidate then learns mostly from transitions the other candidates collected, and may rank
+differently from the same network trained alone. This measures it before any such controller is
+built: every architecture of the sweep's space is trained as one population (`nasdqn.population`) on
+the paper's pendulum, with the sweep's own settings, and scored on validation starts distinct from the
+reporting starts. At each checkpoint, the population's ranking (mean greedy return over the seeds) is
+compared (Spearman) with the sweep's standalone runs (experiments/sweep.yaml, 3 seeds each):
+- at the same step (the standalone mean greedy return at that step: does sharing change who is ahead?);
+- with the sweep's hindsight ranking (AUC over the whole budget, and final score): does an early
+  shared score predict what the controller should pick?
+
+Seeds 100 and up: outside the reported seeds (0-9), as any tuning of a controller built on this must be.
+
+    python benchmarks/shadow_premise.py --seeds 100,101,102 --steps 30000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+from scipy import stats
+from tqdm import tqdm
+
+from nasdqn import REPO_ROOT
+from nasdqn.book import load_hindsight, score_table
+from nasdqn.metrics import normalised
+from nasdqn.population import train_population
+from nasdqn.search_space import Arch
+
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+CHECKPOINTS = (10_000, 20_000, 30_000)
+
+
+def run(seeds: list[int], steps: int, out: Path) -> dict:
+    hindsight = load_hindsight()
+    if hindsight is None:
+        raise SystemExit("shadow_premise: no sweep data (experiments/sweep.yaml) to compare with")
+    sweep, ranking = hindsight
+    base = sweep.runs[0].config
+    archs = [Arch.parse(a) for a in ranking.index]
+    tables, candidates = [], []
+    for seed in seeds:
+        config = base.replace(seed=seed, steps=steps, method="fixed-small")
+        with tqdm(total=steps, unit="step", desc=f"population of {len(archs)}, seed {seed}", dynamic_ncols=True) as bar:
+            result = train_population(config, archs, validation_seed=config.eval_seed + 1, progress=bar.update)
+        a = result.anchors
+        tables.append(result.evals.assign(seed=seed, score=normalised(result.evals["return"].to_numpy(),
+                                                                        a["random_return"], a["reference_return"])))
+        candidates.append(result.candidates.assign(seed=seed, seconds=result.seconds))
+    evals, cands = pd.concat(tables, ignore_index=True), pd.concat(candidates, ignore_index=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    evals.to_parquet(out, index=False)
+    cands.to_parquet(out.with_name(out.stem + "_candidates.parquet"), index=False)
+
+    alone = score_table(sweep.runs)  # per run and step: mean normalised greedy return on the reporting starts
+    alone["arch"] = alone["method"].str.removeprefix("fixed:")
+    shared = evals.groupby(["step", "arch", "seed"])["score"].mean().reset_index()
+    summary = {"seeds": seeds, "steps": steps, "architectures": len(archs),
+               "cpu_seconds_per_seed": float(cands.groupby("seed")["seconds"].first().median()), "checkpoints": {}}
+    quarter = max(1, len(archs) // 4)
+    for step in [s for s in CHECKPOINTS if s <= steps]:
+        pop = shared[shared["step"] == step].groupby("arch")["score"].mean()
+        same_step = alone[alone["step"] == step].groupby("arch")["score"].mean().reindex(pop.index)
+        per_seed = [stats.spearmanr(g.set_index("arch")["score"].reindex(pop.index), same_step).statistic
+                    for _, g in shared[shared["step"] == step].groupby("seed")]
+        top_shared = set(pop.nlargest(quarter).index)
+        top_auc = set(ranking["auc"].nlargest(quarter).index)
+        summary["checkpoints"][str(step)] = {
+            "spearman_vs_alone_same_step": float(stats.spearmanr(pop, same_step).statistic),
+            "spearman_vs_alone_same_step_per_seed": [float(x) for x in per_seed],
+            "spearman_vs_hindsight_auc": float(stats.spearmanr(pop, ranking["auc"].reindex(pop.index)).statistic),
+            "spearman_vs_hindsight_final": float(stats.spearmanr(pop, ranking["final_score"].reindex(pop.index))
+                                                 .statistic),
+            "top_quarter_overlap_with_hindsight_auc": len(top_shared & top_auc),
+            "top_quarter_size": quarter,
+            "shared_best": str(pop.idxmax()),
+        }
+    (out.with_suffix(".json")).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="100,101,102", help="population seeds (default: 100,101,102)")
+    parser.add_argument("--steps", type=int, default=30_000, help="environment steps (default: 30000)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "shadow_premise.parquet",
+                        help="tidy evaluations (parquet); a .json summary and a _candidates table go beside it")
+    args = parser.parse_args(argv)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        print(f"shadow_premise: --seeds {args.seeds!r}: expected whole numbers separated by commas", file=sys.stderr)
+        return 2
+    if args.steps < 1000:
+        print(f"shadow_premise: --steps {args.steps}: need at least 1000", file=sys.stderr)
+        return 2
+    print(json.dumps(run(seeds, args.steps, args.out), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
