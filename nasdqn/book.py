@@ -3,6 +3,7 @@ standard plots. Chapters stay thin: they call these and glue the numbers into th
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from nasdqn import REPO_ROOT, analysis
 from nasdqn import stats as S
 from nasdqn.analysis import BEST_FIXED, PAPER_COMPARATORS, RANDOM_CONTROLS, hindsight_ranking, run_metrics
 from nasdqn.metrics import eval_curve, normalised
-from nasdqn.records import RunDirError, RunResult, read_run
+from nasdqn.records import RunDirError, RunResult, cached, read_run, run_fingerprint
 from nasdqn.stats import bootstrap_ci
 
 # The book shows the first of these experiments present under the data root, unless the environment
@@ -614,7 +615,21 @@ def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None) -> tuple[pd
     chapter states them), and every comparison behind the comparative ones. Overhead claims are held
     to limits: the search's own share of wall time to 2%, the cost per step against fixed-medium to
     1.1; the latter from the architectures each run trained, costed side by side
-    (benchmarks/arch_cost.py), because the grids' wall times were measured under different loads."""
+    (benchmarks/arch_cost.py), because the grids' wall times were measured under different loads.
+
+    Several chapters judge the claims: the tables are computed once and cached under a digest of
+    everything they are computed from (the metrics, the sweep, the nas runs' files, the costs)."""
+    costs = arch_costs()
+    digest = hashlib.sha256()
+    for frame in (exp.metrics, sweep, None if costs is None else costs.to_frame()):
+        digest.update(b"-" if frame is None else pd.util.hash_pandas_object(frame).to_numpy().tobytes())
+        digest.update(b"" if frame is None else ",".join(map(str, frame.columns)).encode())
+    digest.update("".join(run_fingerprint(r.meta) for r in exp.runs if r.config.method == "nas").encode())
+    return cached(cache_dir(), "claims", digest.hexdigest(), lambda: _claims_table(exp, sweep, costs))
+
+
+def _claims_table(exp: Experiment, sweep: pd.DataFrame | None,
+                  costs: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     table = exp.metrics
     rows, details = [], []
     nas = "nas" in set(table["method"])
@@ -641,7 +656,6 @@ def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None) -> tuple[pd
                      "measure": "controller + morphing share of wall time", "comparators": "limit 2%",
                      "weakest effect [95% CI]": ci_text(100 * s, 100 * lo, 100 * hi, 3) + " %",
                      "verdict": analysis.threshold_verdict(float(s), float(hi), 0.02)})
-        costs = arch_costs()
         if costs is not None:
             cc = analysis.chosen_cost([r for r in exp.runs if r.config.method == "nas"], costs).set_index("seed")
             shares = table[table["method"] == "nas"].set_index("seed")["search_share"]
@@ -656,6 +670,22 @@ def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None) -> tuple[pd
 
 
 ARCH_COST_FILES = ("arch_cost.json", "arch_cost_reported.json")  # the default space's, then the reported one's
+
+
+def claim_answers(claims: pd.DataFrame, chapter: str) -> str:
+    """The verdicts of the claims a chapter judges (`claims_table`'s first table), one sentence each, for
+    the chapter's opening paragraph: the same rule and numbers as the claims chapter."""
+    rows = claims[claims["chapter"] == chapter]
+    if rows.empty:
+        return "No claim of the paper is judged on this chapter's data."
+    out = []
+    for claim, r in rows.iterrows():
+        better, worse = str(r["better / worse than"]).split(" of ")[0].split(" / ")
+        total = str(r["better / worse than"]).split(" of ")[-1]
+        out.append(f"**The paper's claim \"{claim}\" ({r['source']}): {r['verdict']}.** NAS-DQN is significantly "
+                   f"better than {better} and worse than {worse} of its {total} comparators on {r['measure']}; "
+                   f"the weakest effect is {r['weakest effect [95% CI]']} (Holm p {r['its Holm p']}).")
+    return " ".join(out)
 
 
 def arch_costs() -> pd.Series | None:

@@ -183,3 +183,19 @@ def test_architecture_counts_plot_in_hindsight_order():
     assert labels == ["tanh-64 (rank 1)", "relu-256 (rank 2)", "relu-32 (rank 3)"]
     assert sorted(t.get_text() for t in fig.axes[0].texts) == ["1", "2", "2", "3"]  # zero counts are not drawn
     plt.close(fig)
+
+
+def test_the_claims_tables_are_computed_once_per_input(tmp_path, monkeypatch):
+    from nasdqn import book
+
+    monkeypatch.setenv("NASDQN_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(book, "_claims_table", lambda exp, sweep, costs: calls.append(1) or (pd.DataFrame(), None))
+    metrics = pd.DataFrame({"method": ["nas", "fixed-small"], "seed": [0, 0], "final_score": [0.5, 0.4]})
+    exp = book.Experiment("x", [], [], metrics)
+    book.claims_table(exp)
+    book.claims_table(exp)
+    assert len(calls) == 1  # the second came from the cache
+    book.claims_table(book.Experiment("x", [], [], metrics.assign(final_score=[0.5, 0.41])))
+    book.claims_table(exp, metrics)
+    assert len(calls) == 3  # changed metrics, or a sweep, are new inputs
