@@ -344,6 +344,17 @@ def final_arch_ranks(table: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame
     return out
 
 
+def uniform_draw_expectation(sweep: pd.DataFrame, column: str) -> tuple[float, float, float]:
+    """What one architecture drawn uniformly from the sweep's (a `random-freeze` run) is expected to
+    score on `column`: the mean of the sweep's per-architecture means, with a normal 95% interval from
+    their seed-to-seed variances (the draw itself is exact: every architecture has weight 1/K)."""
+    g = sweep.groupby("method")[column]
+    means, k = g.mean(), g.ngroups
+    se = float(np.sqrt((g.var(ddof=1) / g.count()).sum()) / k)
+    point = float(means.mean())
+    return point, point - 1.96 * se, point + 1.96 * se
+
+
 def does_it_learn(table: pd.DataFrame, ranking: pd.DataFrame, beliefs: pd.DataFrame | None = None,
                   method: str = "nas", control: str = "random-freeze", k: int = 3) -> dict:
     """The dynamics chapter's question, answered by a rule fixed here: a controller learns which

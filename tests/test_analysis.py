@@ -376,3 +376,13 @@ def test_last_step_changes_counts_runs_that_changed_when_nothing_was_left_to_tra
     assert t.loc["random", "changed at the last step"] == 1 and t.loc["nas", "changed at the last step"] == 0
     assert t.loc["random", "last evaluation"] == pytest.approx(0.1)
     assert t.loc["random", "the other final evaluations"] == pytest.approx(0.8)
+
+
+def test_uniform_draw_expectation_is_the_mean_of_architecture_means():
+    from nasdqn.analysis import uniform_draw_expectation
+
+    sweep = pd.DataFrame({"method": ["a", "a", "b", "b", "b"], "auc": [0.2, 0.4, 0.9, 1.0, 1.1]})
+    point, low, high = uniform_draw_expectation(sweep, "auc")
+    assert point == pytest.approx((0.3 + 1.0) / 2)  # not the mean of the five runs (0.72)
+    se = np.sqrt(0.02 / 2 + 0.01 / 3) / 2
+    assert (low, high) == pytest.approx((point - 1.96 * se, point + 1.96 * se))
