@@ -24,8 +24,12 @@ def run_metrics(runs: Sequence[RunResult], cache: Path | None = None) -> pd.Data
     """One row per run: every per-run metric of `nasdqn.metrics` on the normalised evaluation curve,
     the overhead measures and the architecture summary. With `cache` (a folder), each run's row is
     kept under the run's fingerprint (its files' content and this code), for runs read from disk."""
-    return pd.DataFrame([cached(cache if r.meta else None, "metrics", run_fingerprint(r.meta) if r.meta else "",
-                                lambda r=r: _metrics_row(r)) for r in runs])
+    def row(r: RunResult) -> dict:
+        if cache is None or not r.meta:  # a run built in memory has no files to fingerprint
+            return _metrics_row(r)
+        return cached(cache, "metrics", run_fingerprint(r.meta), lambda: _metrics_row(r))
+
+    return pd.DataFrame([row(r) for r in runs])
 
 
 def _metrics_row(r: RunResult) -> dict:

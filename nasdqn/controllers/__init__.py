@@ -5,8 +5,8 @@ current architecture did over the last window and returns a new one, or None to 
 state goes through `state_dict` / `load_state_dict` so a controller can be saved and transferred.
 
 One module per controller: `base` (the `Controller` protocol and `Feedback`: what a new controller
-implements), `fixed`, `random_search`, `replay` (a schedule, no
-feedback), `reinforce`, `gain` (NAS-DQN's), and `factory` (the controller a config names).
+implements), `fixed`, `random_search`, `replay` (a schedule, no feedback), `reinforce`, `gain`
+(NAS-DQN's), and `factory` (the controller a config names).
 """
 
 from nasdqn.controllers.base import Controller, Feedback
