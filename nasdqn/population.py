@@ -2,10 +2,12 @@
 
 Each of K architectures gets a Double DQN agent; all share one replay buffer. At every training
 step each candidate takes its gradient step on the same minibatch (the same transition indices), so
-their differences come from their architectures, not from their data. The candidates act in turn,
-one episode each (round robin), under the run's epsilon schedule. Every `eval_every` steps each one
-is evaluated greedily on common validation starts, drawn from `validation_seed`: distinct from the
-reporting starts (`eval_seed`), so a selection made on them is not judged on the same states.
+their differences come from their architectures, not from their data. Candidates of one hidden shape
+are updated together as one stack (`nasdqn.stacked`): the same updates in fewer operations. The
+candidates act in turn, one episode each (round robin), under the run's epsilon schedule. Every
+`eval_every` steps each one is evaluated greedily on common validation starts, drawn from
+`validation_seed`: distinct from the reporting starts (`eval_seed`), so a selection made on them is
+not judged on the same states.
 
 A candidate mostly learns from transitions other candidates collected, so its score here can rank
 differently from the same architecture trained alone: `benchmarks/shadow_premise.py` measures that
@@ -22,9 +24,11 @@ import pandas as pd
 import torch
 from threadpoolctl import threadpool_limits
 
-from nasdqn.agent import DQNAgent, ReplayBuffer
+from nasdqn.agent import ReplayBuffer
 from nasdqn.config import RunConfig
+from nasdqn.networks import MLP
 from nasdqn.search_space import Arch
+from nasdqn.stacked import SharedBatch, stacks_for
 from nasdqn.train import Evaluator, env_for
 
 
@@ -54,16 +58,18 @@ def train_population(config: RunConfig, archs: Sequence[Arch], validation_seed: 
     env = env_for(config, int(env_rng.integers(2**31)))
     obs_dim, n_actions = env.observation_space.shape[0], env.action_space.n
     shared = ReplayBuffer(config.buffer_size, obs_dim)
-    agents = [DQNAgent(obs_dim, n_actions, arch, lr=config.lr, gamma=config.gamma, batch_size=config.batch_size,
-                       buffer_size=config.buffer_size, grad_clip=config.grad_clip,
-                       rng=np.random.default_rng(seeds[2 + 2 * i]),
-                       torch_generator=torch.Generator().manual_seed(int(seeds[3 + 2 * i].generate_state(1)[0])),
-                       double=config.target == "double", buffer=shared)
-              for i, arch in enumerate(archs)]
+    nets = [MLP(obs_dim, n_actions, arch,
+                generator=torch.Generator().manual_seed(int(seeds[3 + 2 * i].generate_state(1)[0])))
+            for i, arch in enumerate(archs)]
+    stacks, where = stacks_for(nets, lr=config.lr, gamma=config.gamma, grad_clip=config.grad_clip,
+                               double=config.target == "double")
+    q = [stacks[s].q_function(m) for s, m in where]
+    act_rngs = [np.random.default_rng(seeds[2 + 2 * i]) for i in range(len(archs))]
+    batch = SharedBatch(config.batch_size, obs_dim)
     validator = Evaluator(config.replace(eval_seed=validation_seed))
-    acting_steps = np.zeros(len(agents), dtype=int)
-    updates = np.zeros(len(agents), dtype=int)
-    learn_seconds = np.zeros(len(agents))
+    acting_steps = np.zeros(len(archs), dtype=int)
+    updates = 0
+    stack_seconds = np.zeros(len(stacks))
     evals: list[tuple] = []
     eps_steps = max(1, int(config.eps_fraction * config.steps))
 
@@ -71,33 +77,37 @@ def train_population(config: RunConfig, archs: Sequence[Arch], validation_seed: 
     episode = 0
     for step in range(1, config.steps + 1):
         epsilon = config.eps_end + (config.eps_start - config.eps_end) * max(0.0, 1.0 - (step - 1) / eps_steps)
-        actor = episode % len(agents)
-        action = agents[actor].act(obs, epsilon)
+        actor = episode % len(archs)
+        rng = act_rngs[actor]
+        action = int(rng.integers(n_actions)) if rng.random() < epsilon else int(q[actor](obs).argmax())
         acting_steps[actor] += 1
         next_obs, reward, terminated, truncated, _ = env.step(action)
         shared.add(obs, action, reward, next_obs, terminated)
         obs = next_obs
         if step > config.learning_starts and step % config.train_freq == 0:
             for _ in range(config.updates_per_train):
-                idx = batch_rng.integers(shared.size, size=config.batch_size)
-                for i, agent in enumerate(agents):
+                batch.gather(shared, batch_rng.integers(shared.size, size=config.batch_size))
+                for k, stack in enumerate(stacks):
                     t0 = time.perf_counter()
-                    agent.update(idx)
-                    learn_seconds[i] += time.perf_counter() - t0
-                    updates[i] += 1
+                    stack.update(batch)
+                    stack_seconds[k] += time.perf_counter() - t0
+                updates += 1
         if step % config.target_update == 0:
-            for agent in agents:
-                agent.sync_target()
+            for stack in stacks:
+                stack.sync_target()
         if terminated or truncated:
             episode += 1
             obs, _ = env.reset()
         if step % config.eval_every == 0 or step == config.steps:
-            for agent in agents:
-                returns = validator.returns(agent.greedy)
-                evals.extend((step, str(agent.arch), j, float(r)) for j, r in enumerate(returns))
+            for arch, forward in zip(archs, q, strict=True):
+                returns = validator.returns(lambda x, f=forward: f(x).argmax(axis=-1))
+                evals.extend((step, str(arch), j, float(r)) for j, r in enumerate(returns))
         if progress is not None and step % 1000 == 0:
             progress(1000)
-    candidates = pd.DataFrame({"arch": [str(a) for a in archs], "params": [a.online.n_params for a in agents],
-                               "acting_steps": acting_steps, "updates": updates, "learn_seconds": learn_seconds})
+    # A stack's time is shared equally by its members (they run the same operations).
+    learn_seconds = [stack_seconds[s] / len(stacks[s]) for s, _ in where]
+    candidates = pd.DataFrame({"arch": [str(a) for a in archs], "params": [n.n_params for n in nets],
+                               "acting_steps": acting_steps, "updates": updates, "learn_seconds": learn_seconds,
+                               "stack": [s for s, _ in where]})
     return PopulationResult(pd.DataFrame(evals, columns=["step", "arch", "eval_episode", "return"]), candidates,
                             validator.anchors(), time.perf_counter() - started)
