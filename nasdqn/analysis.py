@@ -4,6 +4,7 @@ from a rule stated here and in the claims chapter."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -309,6 +310,27 @@ def hindsight_ranking(sweep: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows).sort_values("final_score", ascending=False, ignore_index=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table.set_index("arch")
+
+
+def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "final_score") -> pd.DataFrame:
+    """Per task, every swept architecture ranked by `metric` (the pre-registered one, AUC; `second`
+    breaks ties), with its bootstrap CI and the bootstrap probability of being in the task's top
+    quarter (ceil(n/4) of the n architectures). Tidy: one row per (env, arch)."""
+    rows = []
+    for env, task in sweep.groupby("env", sort=False):
+        groups = {m.removeprefix("fixed:"): g[metric].to_numpy(dtype=float) for m, g in task.groupby("method")}
+        k = math.ceil(len(groups) / 4)
+        p_top = S.top_k_probability(groups, k)
+        for method, g in task.groupby("method"):
+            arch = method.removeprefix("fixed:")
+            point, low, high = S.bootstrap_ci(g[metric].to_numpy(dtype=float))
+            rows.append({"env": env, "arch": arch, metric: float(point), "low": float(low), "high": float(high),
+                         second: float(g[second].mean()), "p_top_quarter": p_top[arch], "seeds": len(g),
+                         "cpu_seconds": float((g["sec_per_step"] * g["steps"]).sum())})
+    table = pd.DataFrame(rows).sort_values(["env", metric, second], ascending=[True, False, False])
+    table["rank"] = table.groupby("env").cumcount() + 1
+    table["top_quarter"] = table["rank"] <= table.groupby("env")["arch"].transform(lambda a: math.ceil(len(a) / 4))
+    return table.reset_index(drop=True)
 
 
 def belief_table(runs: Sequence[RunResult]) -> pd.DataFrame:

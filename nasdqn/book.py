@@ -207,6 +207,56 @@ def plot_performance_profiles(profiles: dict[str, tuple[np.ndarray, np.ndarray, 
     return fig
 
 
+def plot_task_hindsight(hindsight: pd.DataFrame, marked: dict[str, str] | None = None, metric: str = "auc"
+                        ) -> plt.Figure:
+    """One panel per task: every swept architecture's `metric` with its 95% CI, best at the top,
+    coloured by activation; the architectures of `marked` (label -> arch, e.g. the fixed baselines)
+    are named on the right of their rows."""
+    envs = list(dict.fromkeys(hindsight["env"]))
+    n = hindsight.groupby("env").size().max()
+    fig, axes = plt.subplots(1, len(envs), figsize=(4.2 * len(envs), 0.8 + 0.22 * n), squeeze=False)
+    activations = sorted(hindsight["arch"].str.split("-").str[0].unique())
+    colours = dict(zip(activations, _PALETTE, strict=False))
+    for ax, env in zip(axes[0], envs, strict=True):
+        t = hindsight[hindsight["env"] == env].sort_values("rank")
+        y = np.arange(len(t))[::-1]
+        for yi, (_, row) in zip(y, t.iterrows(), strict=True):
+            colour = colours[row["arch"].split("-")[0]]
+            ax.errorbar(row[metric], yi, xerr=[[row[metric] - row["low"]], [row["high"] - row[metric]]], fmt="o",
+                        color=colour, capsize=2, markersize=4)
+            names = [label for label, arch in (marked or {}).items() if arch == row["arch"]]
+            if names:
+                ax.annotate(", ".join(names), (1.0, yi), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                            textcoords="offset points", va="center", fontsize="x-small")
+        quarter = int(t["top_quarter"].sum())
+        ax.axhline(y[quarter - 1] - 0.5, color="grey", linestyle=":", linewidth=1)
+        ax.set_yticks(y, t["arch"], fontsize="x-small")
+        ax.set_title(env, fontsize="small")
+        ax.set_xlabel(f"{'AUC' if metric == 'auc' else metric} (normalised)")
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=c, label=a) for a, c in colours.items()]
+    axes[0][-1].legend(handles=handles, fontsize="x-small", loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def task_hindsight_table(hindsight: pd.DataFrame, named: dict[str, str], best: int = 3) -> pd.DataFrame:
+    """Per task: the `best` architectures by rank with AUC [95% CI] and P(top quarter), each named
+    architecture's rank (of n), and the sweep's CPU-hours as run."""
+    rows = {}
+    for env, t in hindsight.groupby("env", sort=False):
+        t = t.set_index("arch").sort_values("rank")
+        row = {f"#{i + 1}": f"{arch}: {ci_text(*t.loc[arch, ['auc', 'low', 'high']])}, "
+                            f"P(top quarter) {t.loc[arch, 'p_top_quarter']:.2f}"
+               for i, arch in enumerate(t.index[:best])}
+        for label, arch in named.items():
+            row[f"{label} rank"] = f"{int(t.loc[arch, 'rank'])} of {len(t)}" if arch in t.index else "not swept"
+        row["seeds per architecture"] = f"{t['seeds'].min()}" if t["seeds"].nunique() == 1 else \
+            f"{t['seeds'].min()}-{t['seeds'].max()}"
+        row["sweep CPU-hours"] = f"{t['cpu_seconds'].sum() / 3600:.2f}"
+        rows[env] = row
+    return pd.DataFrame(rows).T
+
+
 def plot_run(result: RunResult) -> plt.Figure:
     """One run: greedy evaluation returns (mean and range over the evaluation starts) and the
     architecture in use over time."""

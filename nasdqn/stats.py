@@ -68,6 +68,19 @@ def performance_profile(groups: Sequence[np.ndarray], taus: np.ndarray, confiden
     return out[0], out[1], out[2]
 
 
+def top_k_probability(groups: dict[str, np.ndarray], k: int, n_resamples: int = 2000, seed: int = 0
+                      ) -> dict[str, float]:
+    """For each group (e.g. an architecture's runs), the bootstrap probability that its mean is among
+    the `k` highest: every resample redraws each group's runs with replacement, within the group.
+    Ties at the k-th place count for every group tied there."""
+    rng = np.random.default_rng(seed)
+    names = list(groups)
+    values = [np.asarray(groups[n], dtype=float) for n in names]
+    means = np.stack([v[rng.integers(len(v), size=(n_resamples, len(v)))].mean(axis=1) for v in values], axis=1)
+    kth = np.sort(means, axis=1)[:, -k][:, None]
+    return dict(zip(names, (means >= kth).mean(axis=0).tolist(), strict=True))
+
+
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     """P(X > Y) + P(X = Y) / 2 for a run X of one method and a run Y of another (Agarwal et al. 2021):
     the Mann-Whitney U statistic over all pairs, divided by their number."""

@@ -386,3 +386,21 @@ def test_uniform_draw_expectation_is_the_mean_of_architecture_means():
     assert point == pytest.approx((0.3 + 1.0) / 2)  # not the mean of the five runs (0.72)
     se = np.sqrt(0.02 / 2 + 0.01 / 3) / 2
     assert (low, high) == pytest.approx((point - 1.96 * se, point + 1.96 * se))
+
+
+def test_task_hindsight_ranks_each_task_by_auc_with_top_quarter_probabilities():
+    rows = []
+    for env, best in (("A-v0", "tanh-32"), ("B-v0", "relu-64")):
+        for k, arch in enumerate(["tanh-32", "relu-64", "relu-32", "tanh-64", "relu-128"]):
+            for seed in range(3):
+                auc = (1.0 if arch == best else 0.5 - 0.05 * k) + 0.01 * seed
+                rows.append({"env": env, "method": f"fixed:{arch}", "seed": seed, "auc": auc, "final_score": auc,
+                             "sec_per_step": 0.001, "steps": 1000})
+    t = analysis.task_hindsight(pd.DataFrame(rows))
+    for env, best in (("A-v0", "tanh-32"), ("B-v0", "relu-64")):
+        task = t[t["env"] == env].set_index("arch")
+        assert task["rank"].idxmin() == best and sorted(task["rank"]) == [1, 2, 3, 4, 5]
+        assert task["top_quarter"].sum() == 2  # ceil(5 / 4)
+        assert task.loc[best, "p_top_quarter"] == 1.0  # far ahead in every resample
+        assert task.loc["relu-128", "p_top_quarter"] == 0.0
+        assert task["cpu_seconds"].sum() == pytest.approx(5 * 3 * 1.0)

@@ -199,3 +199,29 @@ def test_the_claims_tables_are_computed_once_per_input(tmp_path, monkeypatch):
     book.claims_table(book.Experiment("x", [], [], metrics.assign(final_score=[0.5, 0.41])))
     book.claims_table(exp, metrics)
     assert len(calls) == 3  # changed metrics, or a sweep, are new inputs
+
+
+def test_top_k_probability_by_construction():
+    from nasdqn.stats import top_k_probability
+    clear = top_k_probability({"a": np.array([5.0, 5.1]), "b": np.array([1.0, 1.1]), "c": np.array([0.0, 0.1])}, k=1)
+    assert clear == {"a": 1.0, "b": 0.0, "c": 0.0}
+    # A clear loser leaves the other two always in the top 2; two near-equal groups share the top place
+    # about half the time each, and (with no ties) the probabilities sum to k.
+    close = top_k_probability({"a": np.array([0.0, 1.0, 2.0]), "b": np.array([0.1, 1.1, 1.9]),
+                               "c": np.array([-5.0, -4.0, -6.0])}, k=2, n_resamples=4000)
+    assert close["c"] == 0.0 and close["a"] == close["b"] == 1.0
+    tight = top_k_probability({"a": np.array([0.0, 1.0, 2.0]), "b": np.array([0.05, 1.05, 1.95])}, k=1,
+                              n_resamples=4000)
+    assert 0.3 < tight["a"] < 0.7 and tight["a"] + tight["b"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_task_hindsight_table_names_the_best_and_ranks_the_named_networks():
+    from nasdqn.book import task_hindsight_table
+    hindsight = pd.DataFrame({"env": ["T"] * 3, "arch": ["tanh-32", "relu-64", "relu-32"], "auc": [0.9, 0.5, 0.1],
+                              "low": [0.8, 0.4, 0.0], "high": [1.0, 0.6, 0.2], "p_top_quarter": [0.9, 0.1, 0.0],
+                              "seeds": [3, 3, 3], "cpu_seconds": [1800.0, 1800.0, 0.0], "rank": [1, 2, 3]})
+    shown = task_hindsight_table(hindsight, {"fixed-medium": "relu-64", "other": "relu-256"}, best=2)
+    row = shown.loc["T"]
+    assert row["#1"] == "tanh-32: 0.90 [0.80, 1.00], P(top quarter) 0.90" and row["#2"].startswith("relu-64")
+    assert row["fixed-medium rank"] == "2 of 3" and row["other rank"] == "not swept"
+    assert row["sweep CPU-hours"] == "1.00" and row["seeds per architecture"] == "3"
