@@ -29,7 +29,9 @@ FIXED_ARCHS = {
 }
 # Searching methods: the paper's random control, the fair random controls of issue 7 (random choices
 # at the switch times of a NAS-DQN run, and a random architecture held for the whole run), NAS-DQN.
-SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas", "replay")
+# Population methods train candidates side by side on one replay buffer (`nasdqn.population`).
+POPULATION_METHODS = ("halving", "halving-random")
+SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas", "replay", *POPULATION_METHODS)
 METHODS = (*FIXED_ARCHS, "fixed:<arch>", *SEARCH_METHODS)
 LAYER_WIDTHS = ("uniform", "free")
 TARGETS = ("double", "max")
@@ -131,7 +133,9 @@ class RunConfig:
         "fixed-small | fixed-medium | fixed-large | fixed:<arch> (e.g. fixed:relu-128x128) | random "
         "(uniform draw every window) | random-matched (uniform draws at the times given by switch_at) | "
         "random-freeze (one uniform draw, held) | nas | replay (the changes listed in schedule, no feedback: "
-        "another run's moves at its times)",
+        "another run's moves at its times) | halving (successive halving over the whole search space, "
+        "candidates trained side by side on one replay buffer) | halving-random (the same, survivors drawn at "
+        "random: its random-selection control)",
     )
     seed: int = _opt(0, f"random seed (0..{MAX_SEED}); a run is a pure function of config and seed")
     steps: int = _opt(100_000, "environment steps used for training")
@@ -219,6 +223,24 @@ class RunConfig:
         "informed)", scope="replay",
     )
 
+    # --- successive halving (population methods) ----------------------------------------------
+    halving_rungs: tuple[int, ...] = _opt(
+        (10_000, 20_000, 30_000, 45_000), "halving: the steps at which candidates are cut (fixed in advance)",
+        scope="population",
+    )
+    halving_keep: tuple[int, ...] = _opt(
+        (12, 6, 3, 1), "halving: candidates kept at each rung (the last must be 1: the survivor trains alone)",
+        scope="population",
+    )
+    halving_score: str = _opt(
+        "auc", "halving: what ranks candidates at a rung: auc (mean of all their validation evaluations so far, "
+        "the pre-registered ranking metric) | recent (mean of their last 3)", scope="population",
+    )
+    selection_seed: int = _opt(
+        54_321, "halving: seed of the validation starts candidates are scored on (must differ from eval_seed: "
+        "selection is never judged on the reporting starts)", scope="population",
+    )
+
     # --- learned controller ------------------------------------------------------------------
     ctrl_algo: str = _opt(
         "gain", "learned controller: gain (Bayesian model of measured gains, Thompson sampling) | "
@@ -299,8 +321,8 @@ class RunConfig:
 
 def option_scope(f: dataclasses.Field) -> str:
     """Which runs an option can affect: `run` (every run), `search` (searching methods), `learned`
-    (nas: the `ctrl_*` options), `matched` (random-matched), `replay` (replay), `label` (none: it only
-    names the run)."""
+    (nas: the `ctrl_*` options), `matched` (random-matched), `replay` (replay), `population` (the
+    halving methods), `label` (none: it only names the run)."""
     return f.metadata.get("scope") or ("learned" if f.name.startswith("ctrl_") else "run")
 
 
@@ -308,7 +330,8 @@ def _scopes_used(method: str) -> set[str]:
     if method_arch(method) is not None:
         return {"run"}
     return {"run", "search"} | ({"learned"} if method == "nas" else set()) | (
-        {"matched"} if method == "random-matched" else set()) | ({"replay"} if method == "replay" else set())
+        {"matched"} if method == "random-matched" else set()) | ({"replay"} if method == "replay" else set()) | (
+        {"population"} if method in POPULATION_METHODS else set())
 
 
 def config_hash_of(values: dict[str, Any]) -> str | None:
@@ -458,6 +481,19 @@ def validate(c: RunConfig) -> None:
     _check(not c.ctrl_init or (c.method == "nas" and c.ctrl_algo == "gain"),
            "ctrl_init is used only by method nas with ctrl_algo gain")
     _check(1 <= c.threads <= 256, f"threads {c.threads}: allowed 1..256")
+    _check(len(c.halving_rungs) == len(c.halving_keep) >= 1,
+           f"halving_rungs {c.halving_rungs} and halving_keep {c.halving_keep}: need one kept count per rung")
+    _check(all(a < b for a, b in zip((0, *c.halving_rungs), c.halving_rungs, strict=False))
+           and c.halving_rungs[-1] <= MAX_STEPS, f"halving_rungs {c.halving_rungs}: must be increasing steps > 0")
+    _check(all(a > b for a, b in zip(c.halving_keep, c.halving_keep[1:], strict=False)) and c.halving_keep[-1] == 1,
+           f"halving_keep {c.halving_keep}: must decrease to 1")
+    _check(c.halving_score in ("auc", "recent"), f"halving_score {c.halving_score!r}; allowed: auc, recent")
+    _check(0 <= c.selection_seed <= MAX_SEED and c.selection_seed != c.eval_seed,
+           f"selection_seed {c.selection_seed}: allowed 0..{MAX_SEED}, and not eval_seed ({c.eval_seed})")
+    if c.method in POPULATION_METHODS:
+        _check(c.halving_rungs[-1] < c.steps, f"halving_rungs {c.halving_rungs}: the last rung must come before "
+               f"the end of the run (steps {c.steps})")
+
     space = SearchSpace.from_config(c)
     Arch.parse(c.start_arch)
     if c.method in SEARCH_METHODS:

@@ -12,7 +12,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from nasdqn.agent import DQNAgent
-from nasdqn.config import RunConfig
+from nasdqn.config import POPULATION_METHODS, RunConfig
 from nasdqn.controllers import Controller, Feedback, make_controller, read_controller_states
 from nasdqn.envs import (
     make_env,
@@ -99,7 +99,13 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
     builds the one `config.method` names. A run with the default is a pure function of the config.
     `observer(step, agent)` is called after every evaluation, for diagnostics; it must leave the agent
     as it found it (`DQNAgent.snapshot` / `restore`), or the run is no longer that config's.
+    A population method (`halving`, `halving-random`) trains many networks at once: it runs
+    `population.train_halving`, which takes neither a controller factory nor an observer.
     """
+    if config.method in POPULATION_METHODS:
+        # Imported here: the population module builds on this one (Evaluator, env_for).
+        from nasdqn.population import train_halving
+        return train_halving(config, progress)
     torch.set_num_threads(config.threads)
     threadpool_limits(config.threads)  # numpy's BLAS too (the learned controller's linear algebra)
     # Adam's second moments decay toward denormal floats, on which x86 arithmetic is many times
