@@ -411,6 +411,34 @@ def does_it_learn(table: pd.DataFrame, ranking: pd.DataFrame, beliefs: pd.DataFr
     return out
 
 
+def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, control: str,
+                      target: int = 7) -> dict:
+    """Does a population method deploy a hindsight-top architecture? Its deployed (final)
+    architecture's rank in `ranking` by AUC (the pre-registered metric) per seed; how many seeds land
+    in the top quarter (ceil(n/4)); a one-sided binomial test against the quarter's share, 0.25,
+    which a uniform pick would hit; and Fisher's exact test (one-sided) against `control`, the random
+    selection of the same mechanism. Met: at least `target` of 10 seeds (scaled to the seeds run) and
+    both tests significant at 0.05."""
+    order = list(ranking.sort_values(["auc", "final_score"], ascending=False).index)
+    quarter = math.ceil(len(order) / 4)
+    share = quarter / len(order)
+    counts = {}
+    ranks = {}
+    for m in (method, control):
+        runs = table[table["method"] == m].sort_values("seed")
+        ranks[m] = {int(s): order.index(a) + 1 for s, a in zip(runs["seed"], runs["final_arch"], strict=True)}
+        counts[m] = (sum(r <= quarter for r in ranks[m].values()), len(ranks[m]))
+    (top, n), (c_top, c_n) = counts[method], counts[control]
+    binomial_p = float(sps.binomtest(top, n, share, alternative="greater").pvalue) if n else np.nan
+    fisher_p = float(sps.fisher_exact([[top, n - top], [c_top, c_n - c_top]], alternative="greater").pvalue) \
+        if n and c_n else np.nan
+    needed = math.ceil(target * n / 10)
+    return {"method": method, "control": control, "quarter": quarter, "share": share, "ranks": ranks[method],
+            "control_ranks": ranks[control], "top": top, "seeds": n, "control_top": c_top, "control_seeds": c_n,
+            "binomial_p": binomial_p, "fisher_p": fisher_p, "needed": needed,
+            "met": bool(n and top >= needed and binomial_p < ALPHA and fisher_p < ALPHA)}
+
+
 # -- several tasks (issue 5) ---------------------------------------------------------------------------
 def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
                   baselines: Sequence[str] = ("fixed-small", "fixed-medium", "fixed-large"),

@@ -404,3 +404,19 @@ def test_task_hindsight_ranks_each_task_by_auc_with_top_quarter_probabilities():
         assert task.loc[best, "p_top_quarter"] == 1.0  # far ahead in every resample
         assert task.loc["relu-128", "p_top_quarter"] == 0.0
         assert task["cpu_seconds"].sum() == pytest.approx(5 * 3 * 1.0)
+
+
+def test_selection_quality_counts_top_quarter_picks_and_tests_them_against_chance_and_the_control():
+    archs = [f"relu-{w}" for w in (8, 16, 32, 64, 128, 256, 512, 1024)]  # quarter: the best 2
+    ranking = pd.DataFrame({"auc": np.linspace(1, 0, 8), "final_score": 0.0}, index=archs)
+    picks = {"halving": archs[:2] * 4 + archs[:1] * 2, "halving-random": archs[::-1] + archs[:2]}
+    table = pd.DataFrame([{"method": m, "seed": s, "final_arch": a} for m, p in picks.items()
+                          for s, a in enumerate(p)])
+    q = analysis.selection_quality(table, ranking, "halving", "halving-random")
+    assert (q["quarter"], q["top"], q["seeds"], q["control_top"]) == (2, 10, 10, 4)
+    assert q["ranks"][0] == 1 and q["ranks"][1] == 2 and q["control_ranks"][0] == 8
+    assert q["binomial_p"] == pytest.approx(0.25**10) and q["fisher_p"] < 0.05 and q["met"]
+    # Seven of ten is the target; six is not met, whatever the tests say.
+    table.loc[(table["method"] == "halving") & (table["seed"] >= 6), "final_arch"] = archs[-1]
+    q = analysis.selection_quality(table, ranking, "halving", "halving-random")
+    assert q["top"] == 6 and not q["met"]
