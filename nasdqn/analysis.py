@@ -439,6 +439,27 @@ def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, c
             "met": bool(n and top >= needed and binomial_p < ALPHA and fisher_p < ALPHA)}
 
 
+def population_compute(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """Per population run (halving): where its compute went. Candidate-updates and learn seconds of
+    all candidates and of the deployed one; the search's own share of the wall time (everything but
+    the deployed network's training: the other candidates' updates and the validation runs, timing
+    `controller`); the validation episodes; the deployed architecture."""
+    rows = []
+    for r in runs:
+        state = r.controller_state or {}
+        if "candidates" not in state:
+            continue
+        c = pd.DataFrame(state["candidates"])
+        mine = c[c["deployed"]].iloc[0]
+        rows.append({"method": r.config.method, "seed": r.config.seed, "deployed": mine["arch"],
+                     "candidate_updates": int(c["updates"].sum()), "deployed_updates": int(mine["updates"]),
+                     "learn_seconds": float(c["learn_seconds"].sum()),
+                     "deployed_learn_seconds": float(mine["learn_seconds"]),
+                     "search_share": M.search_share(r.timing), "total_seconds": float(r.timing["total"]),
+                     "selection_episodes": int(state["selection_episodes"])})
+    return pd.DataFrame(rows)
+
+
 # -- several tasks (issue 5) ---------------------------------------------------------------------------
 def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
                   baselines: Sequence[str] = ("fixed-small", "fixed-medium", "fixed-large"),

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
+from nasdqn import analysis
 from nasdqn.config import ConfigError, RunConfig
 from nasdqn.population import train_population
 from nasdqn.records import TIMING_KEYS
@@ -67,6 +68,11 @@ def test_halving_cuts_at_its_rungs_and_the_survivor_trains_alone_to_the_end():
     assert r.controller_state["selection_episodes"] == (4 + 2) * SMALL.eval_episodes
     t = r.timing
     assert t["controller"] > 0 and t["learn"] > 0 and sum(t[k] for k in TIMING_KEYS) <= t["total"]
+    spent = analysis.population_compute([r]).iloc[0]
+    assert spent["deployed"] == survivor and spent["deployed_updates"] == trained
+    ls = SMALL.learning_starts
+    assert spent["candidate_updates"] == c["updates"].sum() == trained + 2 * (500 - ls) + (1000 - ls)
+    assert 0 < spent["search_share"] < 1 and spent["selection_episodes"] == 6 * SMALL.eval_episodes
 
 
 def test_halving_keeps_the_best_by_validation_score_and_its_random_control_ignores_scores():
