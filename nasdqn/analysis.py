@@ -460,6 +460,21 @@ def population_compute(runs: Sequence[RunResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    """Per population method (rows of `population_compute`): mean seconds of one run, candidate- and
+    deployed updates, the search's share, and the run against the mean fixed-medium and nas run of
+    `table` and against one seed of every architecture of `sweep` (all CPU seconds as run)."""
+    cpu = (table["sec_per_step"] * table["steps"]).groupby(table["method"]).mean()
+    one_sweep = float((sweep["sec_per_step"] * sweep["steps"]).groupby(sweep["method"]).mean().sum())
+    out = compute.groupby("method", sort=False).agg(
+        run_seconds=("total_seconds", "mean"), candidate_updates=("candidate_updates", "mean"),
+        deployed_updates=("deployed_updates", "mean"), search_share=("search_share", "mean"))
+    out["x_fixed_medium"] = out["run_seconds"] / cpu.get("fixed-medium", np.nan)
+    out["x_nas"] = out["run_seconds"] / cpu.get("nas", np.nan)
+    out["sweep_share"] = out["run_seconds"] / one_sweep
+    return out
+
+
 # -- several tasks (issue 5) ---------------------------------------------------------------------------
 def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
                   baselines: Sequence[str] = ("fixed-small", "fixed-medium", "fixed-large"),

@@ -257,6 +257,79 @@ def task_hindsight_table(hindsight: pd.DataFrame, named: dict[str, str], best: i
     return pd.DataFrame(rows).T
 
 
+def selection_quality_text(q: dict) -> str:
+    """The selection test's outcome in words (`analysis.selection_quality`)."""
+    ranks = ", ".join(str(r) for r in q["ranks"].values())
+    return (f"The survivor was in the hindsight top quarter (the best {q['quarter']} by AUC) in **{q['top']} of "
+            f"{q['seeds']} seeds** (target: at least {q['needed']}); its ranks per seed: {ranks}. Against chance "
+            f"(0.25): binomial p = {q['binomial_p']:.3g}. The random-selection control landed there in "
+            f"{q['control_top']} of {q['control_seeds']} seeds; Fisher's exact p = {q['fisher_p']:.3g}. "
+            f"The target is **{'met' if q['met'] else 'missed'}**.")
+
+
+def plot_selection_ranks(q: dict, n_archs: int) -> plt.Figure:
+    """Per seed: the hindsight AUC rank of the deployed architecture, for a method and its control,
+    with the top quarter shaded."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.axhspan(0.5, q["quarter"] + 0.5, color="grey", alpha=0.15, label="hindsight top quarter")
+    for ranks, method, shift in ((q["ranks"], q["method"], -0.12), (q["control_ranks"], q["control"], 0.12)):
+        seeds = np.array(list(ranks), dtype=float)
+        ax.scatter(seeds + shift, list(ranks.values()), color=method_colour(method), label=method, zorder=3)
+    ax.set_ylim(n_archs + 0.5, 0.5)
+    ax.set_xlabel("seed")
+    ax.set_ylabel("hindsight rank by AUC (1 = best)")
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def halving_cost_table(cost: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.population_cost` formatted for reading."""
+    return pd.DataFrame({
+        "CPU-minutes per run": (cost["run_seconds"] / 60).map("{:.1f}".format),
+        "candidate-updates per run": cost["candidate_updates"].map("{:,.0f}".format),
+        "deployed network's updates": cost["deployed_updates"].map("{:,.0f}".format),
+        "search's own share of the time": cost["search_share"].map("{:.0%}".format),
+        "x one fixed-medium run": cost["x_fixed_medium"].map("{:.1f}".format),
+        "x one NAS-DQN run": cost["x_nas"].map("{:.1f}".format),
+        "share of the sweep": cost["sweep_share"].map("{:.0%}".format),
+    })
+
+
+def halving_cost_text(cost: pd.DataFrame, method: str = "halving") -> str:
+    c = cost.loc[method]
+    return (f"One {method} run costs {c['run_seconds'] / 60:.1f} CPU-minutes, {c['x_fixed_medium']:.1f} times a "
+            f"fixed-medium run and {c['sweep_share']:.0%} of the sweep (target: at most a fifth, so the target is "
+            f"**{'met' if c['sweep_share'] <= 0.2 else 'missed'}**); the search's own share of it is "
+            f"{c['search_share']:.0%}.")
+
+
+def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.DataFrame, best_runs: pd.DataFrame,
+                   cost: pd.DataFrame) -> str:
+    """The chapter's opening answer: does halving select, does it perform, what does it cost, each
+    against its pre-registered target."""
+    auc = comps["auc"].set_index("against")
+
+    def effect(against: str) -> str:
+        if against not in auc.index:
+            return f"not compared (no {against} runs)"
+        r = auc.loc[against]
+        word = "better than" if r["better"] else "worse than" if r["worse"] else "not distinguishable from"
+        return f"{word} `{against}` ({ci_text(r['difference'], r['diff_low'], r['diff_high'])}, Holm p " \
+               f"{r['welch_p_holm']:.2g})"
+
+    mine = table.loc[table["method"] == "halving", "final_score"].to_numpy(dtype=float)
+    gap, low, high = S.mean_difference_ci(mine, best_runs["final_score"].to_numpy(dtype=float))
+    near = high >= -0.02 and gap >= -0.02
+    share = float(cost.loc["halving", "sweep_share"])
+    return (f"**Does it select?** {'Yes' if quality['met'] else 'No'}: the survivor was in the hindsight top "
+            f"quarter in {quality['top']} of {quality['seeds']} seeds (target {quality['needed']}; random selection "
+            f"{quality['control_top']} of {quality['control_seeds']}). **Does it perform?** On AUC it is "
+            f"{effect('fixed-medium')} and {effect('halving-random')}. Its final score minus the hindsight best's "
+            f"is {ci_text(gap, low, high)} (target: within 0.02, {'met' if near else 'missed'}). **Cost:** one run "
+            f"is {share:.0%} of the sweep's compute (target: at most 20%, {'met' if share <= 0.2 else 'missed'}).")
+
+
 def plot_run(result: RunResult) -> plt.Figure:
     """One run: greedy evaluation returns (mean and range over the evaluation starts) and the
     architecture in use over time."""

@@ -225,3 +225,33 @@ def test_the_task_hindsight_table_names_the_best_and_ranks_the_named_networks():
     assert row["#1"] == "tanh-32: 0.90 [0.80, 1.00], P(top quarter) 0.90" and row["#2"].startswith("relu-64")
     assert row["fixed-medium rank"] == "2 of 3" and row["other rank"] == "not swept"
     assert row["sweep CPU-hours"] == "1.00" and row["seeds per architecture"] == "3"
+
+
+def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_their_targets():
+    from nasdqn import analysis, book
+    compute = pd.DataFrame({"method": ["halving", "halving"], "seed": [0, 1], "deployed": ["a", "b"],
+                            "candidate_updates": [500_000, 520_000], "deployed_updates": [99_000, 99_000],
+                            "learn_seconds": [1.0, 1.0], "deployed_learn_seconds": [0.5, 0.5],
+                            "search_share": [0.6, 0.7], "total_seconds": [600.0, 600.0], "selection_episodes": [9, 9]})
+    table = pd.DataFrame({"method": ["fixed-medium", "nas"], "sec_per_step": [0.001, 0.002], "steps": [100_000] * 2})
+    sweep = pd.DataFrame({"method": ["fixed:a", "fixed:a", "fixed:b"], "sec_per_step": [0.01, 0.03, 0.01],
+                          "steps": [100_000] * 3})  # one seed of each: 2000 + 1000 s
+    cost = analysis.population_cost(compute, table, sweep)
+    row = cost.loc["halving"]
+    assert row["x_fixed_medium"] == pytest.approx(6.0) and row["x_nas"] == pytest.approx(3.0)
+    assert row["sweep_share"] == pytest.approx(0.2) and row["search_share"] == pytest.approx(0.65)
+    assert "20% of the sweep" in book.halving_cost_text(cost) and "**met**" in book.halving_cost_text(cost)
+    assert book.halving_cost_table(cost).loc["halving", "candidate-updates per run"] == "510,000"
+    quality = {"method": "halving", "control": "halving-random", "quarter": 6, "ranks": {0: 1, 1: 9},
+               "control_ranks": {0: 3, 1: 20}, "top": 1, "seeds": 2, "control_top": 1, "control_seeds": 2,
+               "binomial_p": 0.44, "fisher_p": 0.83, "needed": 2, "met": False}
+    words = book.selection_quality_text(quality)
+    assert "**1 of 2 seeds**" in words and "ranks per seed: 1, 9" in words and "**missed**" in words
+    comps = {"auc": pd.DataFrame({"against": ["fixed-medium"], "difference": [0.05], "diff_low": [0.01],
+                                  "diff_high": [0.09], "welch_p_holm": [0.01], "better": [True], "worse": [False]})}
+    scores = pd.DataFrame({"method": ["halving"] * 3, "final_score": [0.95, 0.96, 0.97]})
+    best = pd.DataFrame({"final_score": [0.96, 0.96, 0.96]})
+    answer = book.halving_answer(quality, comps, scores, best, cost)
+    assert answer.startswith("**Does it select?** No") and "better than `fixed-medium`" in answer
+    assert "not compared (no halving-random runs)" in answer and "within 0.02, met" in answer
+    assert "20% of the sweep's compute (target: at most 20%, met)" in answer
