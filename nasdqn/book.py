@@ -262,9 +262,12 @@ def selection_quality_text(q: dict) -> str:
     ranks = ", ".join(str(r) for r in q["ranks"].values())
     return (f"The survivor was in the hindsight top quarter (the best {q['quarter']} by AUC) in **{q['top']} of "
             f"{q['seeds']} seeds** (target: at least {q['needed']}); its ranks per seed: {ranks}. Against chance "
-            f"(0.25): binomial p = {q['binomial_p']:.3g}. The random-selection control landed there in "
-            f"{q['control_top']} of {q['control_seeds']} seeds; Fisher's exact p = {q['fisher_p']:.3g}. "
-            f"The target is **{'met' if q['met'] else 'missed'}**.")
+            f"(0.25): binomial p = {q['binomial_p']:.3g}. "
+            + (f"The random-selection control landed there in {q['control_top']} of {q['control_seeds']} seeds; "
+               f"Fisher's exact p = {q['fisher_p']:.3g}. The target is **{'met' if q['met'] else 'missed'}**."
+               if q["control_seeds"] else
+               f"The random-selection control (`{q['control']}`) has no runs yet, so the comparison with it, and "
+               "with it the target, is still open."))
 
 
 def plot_selection_ranks(q: dict, n_archs: int) -> plt.Figure:

@@ -85,7 +85,8 @@ def train_halving(config: RunConfig, progress: Callable[[int], None] | None = No
     if config.halving_keep[0] >= len(archs):
         raise ValueError(f"halving_keep {config.halving_keep}: the first rung must keep fewer than the "
                          f"{len(archs)} candidates of the search space")
-    pick_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(3)[2])
+    # The loop spawns 2 + 2 * len(archs) children of the run's seed; the random pick takes the next one.
+    pick_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(3 + 2 * len(archs))[-1])
     pick = _random_pick(pick_rng) if config.method == "halving-random" else _score_pick(config.halving_score)
     loop = _population_loop(config, archs, config.selection_seed, cuts=config.halving_rungs,
                             keep=config.halving_keep, pick=pick, report=True,

@@ -247,6 +247,8 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
                "binomial_p": 0.44, "fisher_p": 0.83, "needed": 2, "met": False}
     words = book.selection_quality_text(quality)
     assert "**1 of 2 seeds**" in words and "ranks per seed: 1, 9" in words and "**missed**" in words
+    alone = book.selection_quality_text({**quality, "control_ranks": {}, "control_top": 0, "control_seeds": 0})
+    assert "has no runs yet" in alone and "missed" not in alone
     comps = {"auc": pd.DataFrame({"against": ["fixed-medium"], "difference": [0.05], "diff_low": [0.01],
                                   "diff_high": [0.09], "welch_p_holm": [0.01], "better": [True], "worse": [False]})}
     scores = pd.DataFrame({"method": ["halving"] * 3, "final_score": [0.95, 0.96, 0.97]})
