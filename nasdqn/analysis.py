@@ -439,11 +439,13 @@ def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, c
             "met": bool(n and top >= needed and binomial_p < ALPHA and fisher_p < ALPHA)}
 
 
-def population_compute(runs: Sequence[RunResult]) -> pd.DataFrame:
+def population_compute(runs: Sequence[RunResult], arch_cost: pd.Series | None = None) -> pd.DataFrame:
     """Per population run (halving): where its compute went. Candidate-updates and learn seconds of
     all candidates and of the deployed one; the search's own share of the wall time (everything but
     the deployed network's training: the other candidates' updates and the validation runs, timing
-    `controller`); the validation episodes; the deployed architecture."""
+    `controller`); the validation episodes; the deployed architecture. With `arch_cost` (each
+    architecture's cost per training step relative to relu-64x64, measured side by side), also the
+    candidate-updates weighted by it: a measure of compute that machine load does not inflate."""
     rows = []
     for r in runs:
         state = r.controller_state or {}
@@ -456,14 +458,20 @@ def population_compute(runs: Sequence[RunResult]) -> pd.DataFrame:
                      "learn_seconds": float(c["learn_seconds"].sum()),
                      "deployed_learn_seconds": float(mine["learn_seconds"]),
                      "search_share": M.search_share(r.timing), "total_seconds": float(r.timing["total"]),
-                     "selection_episodes": int(state["selection_episodes"])})
+                     "selection_episodes": int(state["selection_episodes"]),
+                     "weighted_updates": float((c["updates"] * c["arch"].map(arch_cost)).sum())
+                     if arch_cost is not None else np.nan})
     return pd.DataFrame(rows)
 
 
-def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFrame,
+                    arch_cost: pd.Series | None = None) -> pd.DataFrame:
     """Per population method (rows of `population_compute`): mean seconds of one run, candidate- and
     deployed updates, the search's share, and the run against the mean fixed-medium and nas run of
-    `table` and against one seed of every architecture of `sweep` (all CPU seconds as run)."""
+    `table` and against one seed of every architecture of `sweep` (all CPU seconds as run, so load on
+    the machine while each ran counts). With `arch_cost` (as in `population_compute`), the same two
+    ratios in cost-weighted updates: the run's against a fixed-medium run's and the sweep's (each
+    fixed run making one update per step)."""
     cpu = (table["sec_per_step"] * table["steps"]).groupby(table["method"]).mean()
     one_sweep = float((sweep["sec_per_step"] * sweep["steps"]).groupby(sweep["method"]).mean().sum())
     out = compute.groupby("method", sort=False).agg(
@@ -472,6 +480,14 @@ def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFr
     out["x_fixed_medium"] = out["run_seconds"] / cpu.get("fixed-medium", np.nan)
     out["x_nas"] = out["run_seconds"] / cpu.get("nas", np.nan)
     out["sweep_share"] = out["run_seconds"] / one_sweep
+    weighted = compute.groupby("method", sort=False)["weighted_updates"].mean()
+    if arch_cost is not None:
+        steps = float(sweep["steps"].median())
+        swept = sweep["method"].drop_duplicates().str.removeprefix("fixed:")
+        out["weighted_x_fixed_medium"] = weighted / (steps * float(arch_cost["relu-64x64"]))
+        out["weighted_sweep_share"] = weighted / (steps * float(swept.map(arch_cost).sum()))
+    else:
+        out["weighted_x_fixed_medium"] = out["weighted_sweep_share"] = np.nan
     return out
 
 

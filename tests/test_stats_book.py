@@ -232,15 +232,19 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
     compute = pd.DataFrame({"method": ["halving", "halving"], "seed": [0, 1], "deployed": ["a", "b"],
                             "candidate_updates": [500_000, 520_000], "deployed_updates": [99_000, 99_000],
                             "learn_seconds": [1.0, 1.0], "deployed_learn_seconds": [0.5, 0.5],
-                            "search_share": [0.6, 0.7], "total_seconds": [600.0, 600.0], "selection_episodes": [9, 9]})
+                            "search_share": [0.6, 0.7], "total_seconds": [600.0, 600.0], "selection_episodes": [9, 9],
+                            "weighted_updates": [160_000.0, 160_000.0]})
     table = pd.DataFrame({"method": ["fixed-medium", "nas"], "sec_per_step": [0.001, 0.002], "steps": [100_000] * 2})
     sweep = pd.DataFrame({"method": ["fixed:a", "fixed:a", "fixed:b"], "sec_per_step": [0.01, 0.03, 0.01],
                           "steps": [100_000] * 3})  # one seed of each: 2000 + 1000 s
-    cost = analysis.population_cost(compute, table, sweep)
+    cost = analysis.population_cost(compute, table, sweep, pd.Series({"a": 1.0, "b": 3.0, "relu-64x64": 1.0}))
     row = cost.loc["halving"]
+    # In cost-weighted updates: 160k against 100k for fixed-medium, and against 100k x (1 + 3) for the sweep.
+    assert row["weighted_x_fixed_medium"] == pytest.approx(1.6) and row["weighted_sweep_share"] == pytest.approx(0.4)
     assert row["x_fixed_medium"] == pytest.approx(6.0) and row["x_nas"] == pytest.approx(3.0)
     assert row["sweep_share"] == pytest.approx(0.2) and row["search_share"] == pytest.approx(0.65)
-    assert "20% of the sweep" in book.halving_cost_text(cost) and "**met**" in book.halving_cost_text(cost)
+    words = book.halving_cost_text(cost)
+    assert "20% of the sweep, wall times" in words and "**40% of the sweep**" in words and "**missed**" in words
     assert book.halving_cost_table(cost).loc["halving", "candidate-updates per run"] == "510,000"
     quality = {"method": "halving", "control": "halving-random", "quarter": 6, "ranks": {0: 1, 1: 9},
                "control_ranks": {0: 3, 1: 20}, "top": 1, "seeds": 2, "control_top": 1, "control_seeds": 2,
@@ -256,4 +260,4 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
     answer = book.halving_answer(quality, comps, scores, best, cost)
     assert answer.startswith("**Does it select?** No") and "better than `fixed-medium`" in answer
     assert "not compared (no halving-random runs)" in answer and "within 0.02, met" in answer
-    assert "20% of the sweep's compute (target: at most 20%, met)" in answer
+    assert "40% of the sweep's compute in cost-weighted updates (target: at most 20%, missed)" in answer
