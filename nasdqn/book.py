@@ -312,7 +312,7 @@ def halving_cost_text(cost: pd.DataFrame, method: str = "halving") -> str:
             f"a fixed-medium run and {c['sweep_share']:.0%} of the sweep, wall times that include other load on the "
             f"machine. Counted in updates weighted by each network's cost per step (measured side by side, "
             f"`benchmarks/arch_cost.py`), which load does not change, it is {c['weighted_x_fixed_medium']:.1f} "
-            f"fixed-medium runs and **{c['weighted_sweep_share']:.0%} of the sweep** (target: at most a fifth, "
+            f"fixed-medium runs and **{c['weighted_sweep_share']:.1%} of the sweep** (target: at most a fifth, "
             f"**{'met' if c['weighted_sweep_share'] <= 0.2 else 'missed'}**). The search's own share of the wall "
             f"time (everything but the deployed network's training) is {c['search_share']:.0%}.")
 
@@ -335,12 +335,15 @@ def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.Data
     gap, low, high = S.mean_difference_ci(mine, best_runs["final_score"].to_numpy(dtype=float))
     near = high >= -0.02 and gap >= -0.02
     share = float(cost.loc["halving", "weighted_sweep_share"])
-    return (f"**Does it select?** {'Yes' if quality['met'] else 'No'}: the survivor was in the hindsight top "
-            f"quarter in {quality['top']} of {quality['seeds']} seeds (target {quality['needed']}; random selection "
-            f"{quality['control_top']} of {quality['control_seeds']}). **Does it perform?** On AUC it is "
+    decided = "Yes" if quality["met"] else "No" if quality["control_seeds"] else "Not decided yet"
+    return (f"**Does it select?** {decided}: the survivor was in the hindsight top "
+            f"quarter in {quality['top']} of {quality['seeds']} seeds (target {quality['needed']}; " + (
+                f"random selection {quality['control_top']} of {quality['control_seeds']}" if quality["control_seeds"]
+                else "the random-selection control has no runs yet, so the test against it is open") +
+            "). **Does it perform?** On AUC it is "
             f"{effect('fixed-medium')} and {effect('halving-random')}. Its final score minus the hindsight best's "
             f"is {ci_text(gap, low, high)} (target: within 0.02, {'met' if near else 'missed'}). **Cost:** one run "
-            f"is {share:.0%} of the sweep's compute in cost-weighted updates (target: at most 20%, "
+            f"is {share:.1%} of the sweep's compute in cost-weighted updates (target: at most 20%, "
             f"{'met' if share <= 0.2 else 'missed'}).")
 
 

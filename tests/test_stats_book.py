@@ -244,7 +244,7 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
     assert row["x_fixed_medium"] == pytest.approx(6.0) and row["x_nas"] == pytest.approx(3.0)
     assert row["sweep_share"] == pytest.approx(0.2) and row["search_share"] == pytest.approx(0.65)
     words = book.halving_cost_text(cost)
-    assert "20% of the sweep, wall times" in words and "**40% of the sweep**" in words and "**missed**" in words
+    assert "20% of the sweep, wall times" in words and "**40.0% of the sweep**" in words and "**missed**" in words
     assert book.halving_cost_table(cost).loc["halving", "candidate-updates per run"] == "510,000"
     quality = {"method": "halving", "control": "halving-random", "quarter": 6, "ranks": {0: 1, 1: 9},
                "control_ranks": {0: 3, 1: 20}, "top": 1, "seeds": 2, "control_top": 1, "control_seeds": 2,
@@ -258,6 +258,8 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
     scores = pd.DataFrame({"method": ["halving"] * 3, "final_score": [0.95, 0.96, 0.97]})
     best = pd.DataFrame({"final_score": [0.96, 0.96, 0.96]})
     answer = book.halving_answer(quality, comps, scores, best, cost)
-    assert answer.startswith("**Does it select?** No") and "better than `fixed-medium`" in answer
+    assert answer.startswith("**Does it select?** No:") and "better than `fixed-medium`" in answer
     assert "not compared (no halving-random runs)" in answer and "within 0.02, met" in answer
-    assert "40% of the sweep's compute in cost-weighted updates (target: at most 20%, missed)" in answer
+    open_answer = book.halving_answer({**quality, "control_seeds": 0}, comps, scores, best, cost)
+    assert open_answer.startswith("**Does it select?** Not decided yet") and "has no runs yet" in open_answer
+    assert "40.0% of the sweep's compute in cost-weighted updates (target: at most 20%, missed)" in answer
