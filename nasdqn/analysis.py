@@ -164,7 +164,7 @@ def verdict(comparisons: pd.DataFrame) -> str:
 
 # -- the paper's claims: one definition, one Holm family per measure, used by every chapter ----------
 PAPER_COMPARATORS = ("fixed-small", "fixed-medium", "fixed-large", "random")  # the paper's baselines
-RANDOM_CONTROLS = ("random", "random-matched", "random-freeze")
+RANDOM_CONTROLS = ("random", "random-matched", "random-freeze", "halving-random")  # those a grid has
 BEST_FIXED = "best fixed design"  # the sweep's best architecture on the claim's measure
 
 
@@ -236,9 +236,10 @@ def measure_family(table: pd.DataFrame, metric: Metric, sweep: pd.DataFrame | No
     return out
 
 
-def claim_comparisons(table: pd.DataFrame, claim: Claim, sweep: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The rows of the claim's measure family that the claim is judged on."""
-    family = measure_family(table, claim.metric, sweep)
+def claim_comparisons(table: pd.DataFrame, claim: Claim, sweep: pd.DataFrame | None = None,
+                      method: str = "nas") -> pd.DataFrame:
+    """The rows of `method`'s measure family that the claim is judged on."""
+    family = measure_family(table, claim.metric, sweep, method)
     return family[family["against"].isin(claim.comparators)].reset_index(drop=True) if len(family) else family
 
 
@@ -298,18 +299,23 @@ def chosen_cost(runs: Sequence[RunResult], cost: pd.Series) -> pd.DataFrame:
 
 # -- the hindsight reference and the controller's beliefs (issue 7) -----------------------------------
 def hindsight_ranking(sweep: pd.DataFrame) -> pd.DataFrame:
-    """The sweep's architectures ranked by mean final score over seeds (1 = best), with CIs, AUC and
-    seconds per step."""
-    rows = []
+    """One task's sweep ranked by AUC, the pre-registered metric (final score breaks ties; it
+    saturates at the top), 1 = best: AUC with its CI (`auc_low`, `auc_high`), the bootstrap
+    probability of being in the top quarter, the final score with its CI (`low`, `high`), seconds
+    per step, parameters and seeds. Indexed by architecture."""
+    if sweep["env"].nunique() != 1:
+        raise ValueError(f"hindsight_ranking ranks one task; got {sorted(sweep['env'].unique())}: use task_hindsight")
+    table = task_hindsight(sweep).rename(columns={"low": "auc_low", "high": "auc_high"}).set_index("arch")
+    extra = {}
     for method, g in sweep.groupby("method"):
         point, low, high = S.bootstrap_ci(g["final_score"].to_numpy())
-        rows.append({"arch": method.removeprefix("fixed:"), "final_score": float(point), "low": float(low),
-                     "high": float(high), "auc": float(g["auc"].mean()),
-                     "sec_per_step": float(g["sec_per_step"].median()),
-                     "params": int(g["final_params"].iloc[0]), "seeds": len(g)})
-    table = pd.DataFrame(rows).sort_values("final_score", ascending=False, ignore_index=True)
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
-    return table.set_index("arch")
+        extra[method.removeprefix("fixed:")] = {"final_score": float(point), "low": float(low), "high": float(high),
+                                                "sec_per_step": float(g["sec_per_step"].median()),
+                                                "params": int(g["final_params"].iloc[0])}
+    table = table.drop(columns=["env", "final_score"]).join(pd.DataFrame(extra).T)
+    table["params"] = table["params"].astype(int)
+    return table[["rank", "auc", "auc_low", "auc_high", "p_top_quarter", "top_quarter", "final_score", "low", "high",
+                  "sec_per_step", "params", "seeds", "cpu_seconds"]]
 
 
 def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "final_score") -> pd.DataFrame:
@@ -419,7 +425,7 @@ def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, c
     which a uniform pick would hit; and Fisher's exact test (one-sided) against `control`, the random
     selection of the same mechanism. Met: at least `target` of 10 seeds (scaled to the seeds run) and
     both tests significant at 0.05."""
-    order = list(ranking.sort_values(["auc", "final_score"], ascending=False).index)
+    order = list(ranking.sort_values("rank").index)
     quarter = math.ceil(len(order) / 4)
     share = quarter / len(order)
     counts = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 from nasdqn import REPO_ROOT, analysis
 from nasdqn import stats as S
 from nasdqn.analysis import BEST_FIXED, PAPER_COMPARATORS, RANDOM_CONTROLS, hindsight_ranking, run_metrics
+from nasdqn.config import POPULATION_METHODS
 from nasdqn.metrics import eval_curve, normalised
 from nasdqn.records import RunDirError, RunResult, cached, read_run, run_fingerprint
 from nasdqn.stats import bootstrap_ci
@@ -616,7 +618,7 @@ def plot_top_mass(mass: pd.DataFrame, k: int) -> plt.Figure:
 
 
 # -- what a chapter loads -------------------------------------------------------------------------------
-SWEEP_EXPERIMENT = "sweep"
+SWEEP_EXPERIMENTS = ("sweep", "sweep-top")  # the sweep first: its name is the pooled one
 COMPUTE_EXPERIMENT = "compute"
 ENVS_EXPERIMENT = "envs"
 
@@ -650,10 +652,12 @@ def load_experiment(name: str | None = None, root: Path | None = None) -> Experi
 
 
 def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] | None:
-    """The sweep over the search space and its ranking, or None without sweep data."""
-    sweep = load_experiment(SWEEP_EXPERIMENT, root)
-    if sweep is None or sweep.metrics.empty:
+    """The pendulum's hindsight reference, pooled over its grids (the sweep and the extra seeds of
+    its top half, `SWEEP_EXPERIMENTS`), and its ranking by AUC; None without sweep data."""
+    parts = [e for e in (load_experiment(name, root) for name in SWEEP_EXPERIMENTS) if e is not None]
+    if not parts or parts[0].metrics.empty:
         return None
+    sweep = joined_experiment(SWEEP_EXPERIMENTS[0], parts)
     return sweep, hindsight_ranking(sweep.metrics)
 
 
@@ -750,31 +754,35 @@ def _effect_row(comp: pd.DataFrame, digits: int = 3) -> dict:
             "better / worse than": f"{int(comp['better'].sum())} / {int(comp['worse'].sum())} of {len(comp)}"}
 
 
-def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every claim of the paper with its verdict by the rules of `nasdqn.analysis` (the claims
-    chapter states them), and every comparison behind the comparative ones. Overhead claims are held
-    to limits: the search's own share of wall time to 2%, the cost per step against fixed-medium to
-    1.1; the latter from the architectures each run trained, costed side by side
-    (benchmarks/arch_cost.py), because the grids' wall times were measured under different loads.
+def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None,
+                 method: str = "nas") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every claim of the paper, made for `method` (NAS-DQN as the paper describes it, or another
+    NAS-DQN variant judged the same way), with its verdict by the rules of `nasdqn.analysis` (the
+    claims chapter states them), and every comparison behind the comparative ones. Overhead claims
+    are held to limits: the search's own share of wall time to 2%, the cost per step against
+    fixed-medium to 1.1; the latter from the architectures each run trained, costed side by side
+    (benchmarks/arch_cost.py), because the grids' wall times were measured under different loads. A
+    population method trains many networks at once, so its cost per step is not that of the
+    architectures it deploys: it gets no cost-per-step row (the halving chapter costs it).
 
     Several chapters judge the claims: the tables are computed once and cached under a digest of
-    everything they are computed from (the metrics, the sweep, the nas runs' files, the costs)."""
+    everything they are computed from (the metrics, the sweep, the method's runs' files, the costs)."""
     costs = arch_costs()
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(method.encode())
     for frame in (exp.metrics, sweep, None if costs is None else costs.to_frame()):
         digest.update(b"-" if frame is None else pd.util.hash_pandas_object(frame).to_numpy().tobytes())
         digest.update(b"" if frame is None else ",".join(map(str, frame.columns)).encode())
-    digest.update("".join(run_fingerprint(r.meta) for r in exp.runs if r.config.method == "nas").encode())
-    return cached(cache_dir(), "claims", digest.hexdigest(), lambda: _claims_table(exp, sweep, costs))
+    digest.update("".join(run_fingerprint(r.meta) for r in exp.runs if r.config.method == method).encode())
+    return cached(cache_dir(), "claims", digest.hexdigest(), lambda: _claims_table(exp, sweep, costs, method))
 
 
-def _claims_table(exp: Experiment, sweep: pd.DataFrame | None,
-                  costs: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _claims_table(exp: Experiment, sweep: pd.DataFrame | None, costs: pd.Series | None,
+                  method: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     table = exp.metrics
     rows, details = [], []
-    nas = "nas" in set(table["method"])
+    present = method in set(table["method"])
     for claim in analysis.paper_claims(float(table["steps"].max()) + 1):
-        comp = analysis.claim_comparisons(table, claim, sweep) if nas else pd.DataFrame()
+        comp = analysis.claim_comparisons(table, claim, sweep, method) if present else pd.DataFrame()
         row = {"claim": claim.name, "source": claim.source, "measure": claim.metric.label,
                "comparators": ", ".join(comp["against"]) if len(comp) else "", "verdict": analysis.verdict(comp)}
         if len(comp):
@@ -782,23 +790,25 @@ def _claims_table(exp: Experiment, sweep: pd.DataFrame | None,
             row.update({**_effect_row(comp, 0 if steps else 3), "ties": analysis.tie_words(comp)})
             details.append(comp.assign(claim=claim.name))
         rows.append(row)
-    if nas and sweep is not None and len(sweep):
-        need = analysis.necessity(table, sweep, analysis.paper_measures(0)["auc"])
+    if present and sweep is not None and len(sweep):
+        need = analysis.necessity(table, sweep, analysis.paper_measures(0)["auc"], method)
         rows.append({"claim": "architecture adaptation is necessary for optimal sample efficiency",
                      "source": "abstract", "measure": "AUC",
                      "comparators": f"every fixed architecture of the search space ({need['archs']})",
                      **_effect_row(need["comparisons"]), "verdict": need["verdict"],
-                     "ties": f"{len(need['at_least_as_good'])} of {need['archs']} have a mean AUC at least NAS-DQN's"})
-    if nas:
-        share = table.loc[table["method"] == "nas", "search_share"].to_numpy()
+                     "ties": f"{len(need['at_least_as_good'])} of {need['archs']} have a mean AUC at least {method}'s"})
+    if present:
+        share = table.loc[table["method"] == method, "search_share"].to_numpy()
         s, lo, hi = bootstrap_ci(share)
         rows.append({"claim": "negligible overhead (the search's own cost)", "source": "abstract",
-                     "measure": "controller + morphing share of wall time", "comparators": "limit 2%",
+                     "measure": "controller + morphing share of wall time" if method not in POPULATION_METHODS
+                     else "share of wall time not spent training the deployed network", "comparators": "limit 2%",
                      "weakest effect [95% CI]": ci_text(100 * s, 100 * lo, 100 * hi, 3) + " %",
                      "verdict": analysis.threshold_verdict(float(s), float(hi), 0.02)})
-        if costs is not None:
-            cc = analysis.chosen_cost([r for r in exp.runs if r.config.method == "nas"], costs).set_index("seed")
-            shares = table[table["method"] == "nas"].set_index("seed")["search_share"]
+        if costs is not None and method not in POPULATION_METHODS:
+            mine = [r for r in exp.runs if r.config.method == method]
+            cc = analysis.chosen_cost(mine, costs).set_index("seed")
+            shares = table[table["method"] == method].set_index("seed")["search_share"]
             s, lo, hi = bootstrap_ci((cc["chosen_cost"] / (1 - shares.loc[cc.index])).to_numpy())
             rows.append({"claim": "negligible overhead (cost per step)", "source": "abstract",
                          "measure": "cost per step vs fixed-medium (architectures trained, plus the search)",
@@ -807,6 +817,24 @@ def _claims_table(exp: Experiment, sweep: pd.DataFrame | None,
     out = pd.DataFrame(rows).set_index("claim").fillna("")
     out["chapter"] = [CLAIM_CHAPTERS.get(c, "claims") for c in out.index]
     return out, (pd.concat(details, ignore_index=True) if details else pd.DataFrame())
+
+
+def variant_claims(variants: dict[str, Experiment], sweep: pd.DataFrame | None) -> pd.DataFrame:
+    """Every claim of the paper judged for each NAS-DQN variant by the same rules (`claims_table`),
+    each on its own experiment (the paper grid, joined with the variant's own grid where it has one):
+    one row per claim, a verdict column and a weakest-effect column per variant."""
+    out = {}
+    for method, exp in variants.items():
+        judged, _ = claims_table(exp, sweep, method)
+        out[f"{method}: verdict"] = judged["verdict"]
+        out[f"{method}: weakest effect"] = judged["weakest effect [95% CI]"]
+    return pd.DataFrame(out).fillna("not judged")
+
+
+def joined_experiment(name: str, parts: Sequence[Experiment]) -> Experiment:
+    """Several experiments' runs as one (e.g. the paper grid and a variant's grid of the same seeds)."""
+    return Experiment(name, [r for e in parts for r in e.runs], [x for e in parts for x in e.refused],
+                      pd.concat([e.metrics for e in parts], ignore_index=True))
 
 
 ARCH_COST_FILES = ("arch_cost.json", "arch_cost_reported.json")  # the default space's, then the reported one's
@@ -1014,7 +1042,7 @@ def mark_reference_and_switches(ax: plt.Axes, runs: list[RunResult], method: str
     runs) as a dashed reference line, and every architecture switch of `method`'s runs as a tick at
     the bottom of the panel (one row of ticks per seed)."""
     if sweep is not None and ranking is not None and len(ranking):
-        best = str(ranking.index[0])  # ranked by final score (analysis.hindsight_ranking)
+        best = str(ranking.index[0])
         mine = [r for r in sweep.runs if r.config.method == f"fixed:{best}"]
         if mine:
             curve = score_table(mine).groupby("step")["score"].mean()

@@ -101,6 +101,14 @@ def test_hindsight_ranking_beliefs_and_final_ranks():
            for s in range(3)])
     ranking = analysis.hindsight_ranking(sweep)
     assert list(ranking.index) == ["relu-64x64", "relu-32"] and list(ranking["rank"]) == [1, 2]
+    # AUC ranks, not the final score: a network that learns late can end level and still rank below.
+    late = analysis.run_metrics([make_run("fixed:tanh-64", s, [0.0, 0.0, 0.0, 0.95]) for s in range(3)])
+    both = analysis.hindsight_ranking(pd.concat([sweep, late], ignore_index=True))
+    assert both.loc["tanh-64", "final_score"] > both.loc["relu-64x64", "final_score"]
+    assert both.loc["tanh-64", "rank"] > both.loc["relu-64x64", "rank"]
+    assert both.loc["relu-64x64", "p_top_quarter"] == 1.0 and both["top_quarter"].sum() == 1
+    with pytest.raises(ValueError, match="one task"):
+        analysis.hindsight_ranking(pd.concat([sweep, late.assign(env="Other")], ignore_index=True))
     state = {"archs": ["relu-32", "relu-64x64"], "beliefs": [
         {"step": 100, "episode": 1, "arch": "relu-32", "p_best": [0.5, 0.5]},
         {"step": 200, "episode": 2, "arch": "relu-64x64", "p_best": [0.1, 0.9]}]}
@@ -217,9 +225,9 @@ def test_peer_comparison_per_task_with_welch_intervals_and_solved_counts():
     assert worse["verdict"] == "worse" and worse["p_holm"] < 0.05
 
 
-def _levels(method: str, level: float, n: int = 8, sd: float = 0.01, seed: int = 0) -> list:
+def _levels(method: str, level: float, n: int = 8, sd: float = 0.01, seed: int = 0, steps: int = 1000) -> list:
     rng = np.random.default_rng(seed)
-    return [make_run(method, s, [0.0, level + sd * rng.standard_normal()]) for s in range(n)]
+    return [make_run(method, s, [0.0, level + sd * rng.standard_normal()], steps=steps) for s in range(n)]
 
 
 def test_worse_than_any_comparator_is_contradicted_whatever_else_holds():
@@ -275,6 +283,31 @@ def test_claims_table_judges_every_claim_and_names_its_chapter():
     assert set(claims["verdict"]) <= {*analysis.VERDICTS, "no data"}
     assert "vs fixed-medium" in claims.loc["better final performance", "weakest effect [95% CI]"]
     assert set(comparisons["claim"]) == {c.name for c in analysis.paper_claims(1.0)}
+
+
+def test_every_variant_is_judged_by_the_same_rules_against_its_own_random_control_too(tmp_path, monkeypatch):
+    from nasdqn import book
+
+    monkeypatch.setenv("NASDQN_CACHE", str(tmp_path))
+    def levels(method, level, seed):  # the paper budget: halving's rungs must fit in the run
+        return _levels(method, level, seed=seed, steps=100_000)
+
+    paper = (levels("nas", 0.5, 0) + levels("fixed-small", 0.2, 1) + levels("fixed-medium", 0.6, 2)
+             + levels("fixed-large", 0.4, 3) + levels("random", 0.3, 4))
+    own = levels("halving", 0.9, 5) + levels("halving-random", 0.95, 6)
+    exp = book.Experiment("toy", paper, [], analysis.run_metrics(paper))
+    joined = book.joined_experiment("toy", [exp, book.Experiment("own", own, [], analysis.run_metrics(own))])
+    table = book.variant_claims({"nas": exp, "halving": joined}, None)
+    # nas on its own grid is judged exactly as in the claims table; halving beats the paper's
+    # comparators but loses to its own random selection, so it does not beat random search.
+    assert table.loc["better final performance", "nas: verdict"] == book.claims_table(exp)[0].loc[
+        "better final performance", "verdict"] == "contradicted"
+    assert table.loc["better final performance", "halving: verdict"] == "reproduced"
+    assert table.loc["learned search beats random search (final)", "halving: verdict"] == "contradicted"
+    assert "halving-random" in table.loc["learned search beats random search (final)", "halving: weakest effect"]
+    # A population's cost per step is not its deployed architectures': it gets no such row.
+    assert "negligible overhead (cost per step)" in book.claims_table(exp)[0].index
+    assert "negligible overhead (cost per step)" not in book.claims_table(joined, None, "halving")[0].index
 
 
 def test_does_it_learn_needs_the_top_quarter_beyond_the_random_control():
@@ -408,7 +441,7 @@ def test_task_hindsight_ranks_each_task_by_auc_with_top_quarter_probabilities():
 
 def test_selection_quality_counts_top_quarter_picks_and_tests_them_against_chance_and_the_control():
     archs = [f"relu-{w}" for w in (8, 16, 32, 64, 128, 256, 512, 1024)]  # quarter: the best 2
-    ranking = pd.DataFrame({"auc": np.linspace(1, 0, 8), "final_score": 0.0}, index=archs)
+    ranking = pd.DataFrame({"rank": np.arange(1, 9), "auc": np.linspace(1, 0, 8)}, index=archs)
     picks = {"halving": archs[:2] * 4 + archs[:1] * 2, "halving-random": archs[::-1] + archs[:2]}
     table = pd.DataFrame([{"method": m, "seed": s, "final_arch": a} for m, p in picks.items()
                           for s, a in enumerate(p)])

@@ -190,7 +190,8 @@ def test_the_claims_tables_are_computed_once_per_input(tmp_path, monkeypatch):
 
     monkeypatch.setenv("NASDQN_CACHE", str(tmp_path))
     calls = []
-    monkeypatch.setattr(book, "_claims_table", lambda exp, sweep, costs: calls.append(1) or (pd.DataFrame(), None))
+    monkeypatch.setattr(book, "_claims_table",
+                        lambda exp, sweep, costs, method: calls.append(1) or (pd.DataFrame(), None))
     metrics = pd.DataFrame({"method": ["nas", "fixed-small"], "seed": [0, 0], "final_score": [0.5, 0.4]})
     exp = book.Experiment("x", [], [], metrics)
     book.claims_table(exp)
@@ -198,7 +199,8 @@ def test_the_claims_tables_are_computed_once_per_input(tmp_path, monkeypatch):
     assert len(calls) == 1  # the second came from the cache
     book.claims_table(book.Experiment("x", [], [], metrics.assign(final_score=[0.5, 0.41])))
     book.claims_table(exp, metrics)
-    assert len(calls) == 3  # changed metrics, or a sweep, are new inputs
+    book.claims_table(exp, metrics, method="fixed-small")
+    assert len(calls) == 4  # changed metrics, a sweep, or another judged method are new inputs
 
 
 def test_top_k_probability_by_construction():
