@@ -320,9 +320,9 @@ def halving_cost_text(cost: pd.DataFrame, method: str = "halving") -> str:
 
 
 def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.DataFrame, best_runs: pd.DataFrame,
-                   cost: pd.DataFrame) -> str:
+                   cost: pd.DataFrame, matched: str | None = None) -> str:
     """The chapter's opening answer: does halving select, does it perform, what does it cost, each
-    against its pre-registered target."""
+    against its pre-registered target; `matched` names the compute-matched single network's rows."""
     auc = comps["auc"].set_index("against")
 
     def effect(against: str) -> str:
@@ -343,7 +343,9 @@ def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.Data
                 f"random selection {quality['control_top']} of {quality['control_seeds']}" if quality["control_seeds"]
                 else "the random-selection control has no runs yet, so the test against it is open") +
             "). **Does it perform?** On AUC it is "
-            f"{effect('fixed-medium')} and {effect('halving-random')}. Its final score minus the hindsight best's "
+            f"{effect('fixed-medium')} and {effect('halving-random')}"
+            + (f"; against one network given about the same compute it is {effect(matched)}" if matched else "")
+            + ". Its final score minus the hindsight best's "
             f"is {ci_text(gap, low, high)} (target: within 0.02, {'met' if near else 'missed'}). **Cost:** one run "
             f"is {share:.1%} of the sweep's compute in cost-weighted updates (target: at most 20%, "
             f"{'met' if share <= 0.2 else 'missed'}).")

@@ -265,3 +265,6 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
     open_answer = book.halving_answer({**quality, "control_seeds": 0}, comps, scores, best, cost)
     assert open_answer.startswith("**Does it select?** Not decided yet") and "has no runs yet" in open_answer
     assert "40.0% of the sweep's compute in cost-weighted updates (target: at most 20%, missed)" in answer
+    assert "same compute" not in answer
+    matched = book.halving_answer(quality, comps, scores, best, cost, matched="fixed-medium")
+    assert "against one network given about the same compute it is better than `fixed-medium`" in matched
