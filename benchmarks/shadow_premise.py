@@ -12,6 +12,13 @@ compared (Spearman) with the sweep's standalone runs (experiments/sweep.yaml, 3 
 - with the sweep's hindsight ranking (AUC over the whole budget, and final score): does an early
   shared score predict what the controller should pick?
 
+It also tests a tempting shortcut the controller issue warns about: picking by held-out TD error
+(each candidate's mean squared TD error on the most recent transitions of a second environment that
+no candidate trains on; `population.train_population(holdout=...)`, which leaves the training as it
+is). A lower loss is expected to favour capacity rather than return: at each checkpoint, the TD
+pick of every seed with its hindsight rank, and the Spearman correlations of the (negated) TD error
+with the hindsight AUC and with the parameter count, beside the validation score's own pick.
+
 Seeds 100 and up: outside the reported seeds (0-9), as any tuning of a controller built on this must be.
 
     python benchmarks/shadow_premise.py --seeds 100,101,102 --steps 30000
@@ -36,6 +43,7 @@ from nasdqn.search_space import Arch
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 CHECKPOINTS = (10_000, 20_000, 30_000)
+HOLDOUT = 5_000  # held-out transitions scored at each evaluation: the most recent of the second environment
 
 
 def run(seeds: list[int], steps: int, out: Path) -> dict:
@@ -45,11 +53,13 @@ def run(seeds: list[int], steps: int, out: Path) -> dict:
     sweep, ranking = hindsight
     base = sweep.runs[0].config
     archs = [Arch.parse(a) for a in ranking.index]
-    tables, candidates = [], []
+    tables, candidates, heldout = [], [], []
     for seed in seeds:
         config = base.replace(seed=seed, steps=steps, method="fixed-small")
         with tqdm(total=steps, unit="step", desc=f"population of {len(archs)}, seed {seed}", dynamic_ncols=True) as bar:
-            result = train_population(config, archs, validation_seed=config.eval_seed + 1, progress=bar.update)
+            result = train_population(config, archs, validation_seed=config.eval_seed + 1, progress=bar.update,
+                                      holdout=HOLDOUT)
+        heldout.append(result.heldout.assign(seed=seed))
         a = result.anchors
         tables.append(result.evals.assign(seed=seed, score=normalised(result.evals["return"].to_numpy(),
                                                                         a["random_return"], a["reference_return"])))
@@ -58,6 +68,9 @@ def run(seeds: list[int], steps: int, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     evals.to_parquet(out, index=False)
     cands.to_parquet(out.with_name(out.stem + "_candidates.parquet"), index=False)
+    td = pd.concat(heldout, ignore_index=True)
+    td.to_parquet(out.with_name(out.stem + "_heldout_td.parquet"), index=False)
+    params = cands.groupby("arch")["params"].first()
 
     alone = score_table(sweep.runs)  # per run and step: mean normalised greedy return on the reporting starts
     alone["arch"] = alone["method"].str.removeprefix("fixed:")
@@ -81,9 +94,32 @@ def run(seeds: list[int], steps: int, out: Path) -> dict:
             "top_quarter_overlap_with_hindsight_auc": len(top_shared & top_auc),
             "top_quarter_size": quarter,
             "shared_best": str(pop.idxmax()),
+            **_td_checkpoint(td[td["step"] == step], shared[shared["step"] == step], ranking, params, quarter),
         }
     (out.with_suffix(".json")).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _td_checkpoint(td: pd.DataFrame, shared: pd.DataFrame, ranking: pd.DataFrame, params: pd.Series,
+                   quarter: int) -> dict:
+    """Held-out TD error at one checkpoint: each seed's TD pick (lowest error) and validation-score pick
+    (highest score) with their hindsight ranks, and how the negated mean error (over seeds) ranks
+    against the hindsight AUC and the parameter count."""
+    mean_td = td.groupby("arch")["td_error"].mean()
+    td_picks = td.loc[td.groupby("seed")["td_error"].idxmin()].set_index("seed")["arch"]
+    score_picks = shared.loc[shared.groupby("seed")["score"].idxmax()].set_index("seed")["arch"]
+    rank = ranking["rank"]
+    return {
+        "td_spearman_vs_hindsight_auc": float(stats.spearmanr(-mean_td, ranking["auc"].reindex(mean_td.index))
+                                              .statistic),
+        "td_spearman_vs_params": float(stats.spearmanr(-mean_td, params.reindex(mean_td.index)).statistic),
+        "td_picks": {str(s): a for s, a in td_picks.items()},
+        "td_pick_hindsight_ranks": [int(rank[a]) for a in td_picks],
+        "td_picks_in_top_quarter": int(sum(rank[a] <= quarter for a in td_picks)),
+        "score_picks": {str(s): a for s, a in score_picks.items()},
+        "score_pick_hindsight_ranks": [int(rank[a]) for a in score_picks],
+        "score_picks_in_top_quarter": int(sum(rank[a] <= quarter for a in score_picks)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,9 @@ are updated together as one stack (`nasdqn.stacked`): the same updates in fewer 
 candidates act in turn, one episode each (round robin), under the run's epsilon schedule. Every
 `eval_every` steps each one is evaluated greedily on common validation starts, drawn from
 `validation_seed`: distinct from the reporting starts (`eval_seed`), so a selection made on them is
-not judged on the same states.
+not judged on the same states. Optionally (`holdout`, for diagnostics) a second environment, stepped
+in parallel by the acting candidate's epsilon-greedy policy, fills a held-out buffer whose transitions
+no candidate trains on; at every evaluation each candidate's mean squared TD error on it is logged.
 
 A candidate mostly learns from transitions other candidates collected, so its score here can rank
 differently from the same architecture trained alone: `benchmarks/shadow_premise.py` measures that
@@ -46,6 +48,7 @@ from nasdqn.train import Evaluator, env_for
 @dataclass
 class PopulationResult:
     evals: pd.DataFrame  # step, arch, eval_episode, return (validation starts)
+    heldout: pd.DataFrame  # step, arch, td_error (held-out transitions; empty without a holdout)
     candidates: pd.DataFrame  # arch, params, acting_steps, updates, learn_seconds, stack, cut_at
     anchors: dict[str, float | None]  # random and reference returns on the validation starts
     seconds: float
@@ -56,6 +59,7 @@ class _Loop:
     """What the shared population loop returns to its two callers."""
 
     validation: list[tuple]  # (step, arch, eval_episode, return) on the validation starts
+    heldout: list[tuple]  # (step, arch, td_error) on the held-out transitions
     reported: list[tuple]  # (step, eval_episode, return, arch): the deployed candidate on the reporting starts
     episodes: list[tuple]  # (step, episode, return, length, epsilon, acting arch)
     events: list[tuple]  # (step, episode, from_arch, to_arch, score, params): changes of the deployed candidate
@@ -67,13 +71,16 @@ class _Loop:
 
 
 def train_population(config: RunConfig, archs: Sequence[Arch], validation_seed: int,
-                     progress: Callable[[int], None] | None = None) -> PopulationResult:
+                     progress: Callable[[int], None] | None = None, holdout: int = 0) -> PopulationResult:
     """Train one agent per architecture in `archs` on a shared buffer and shared minibatches for
-    `config.steps` environment steps (the options of `config` apply to every candidate)."""
+    `config.steps` environment steps (the options of `config` apply to every candidate). `holdout`:
+    how many of the most recent held-out transitions to score each candidate's TD error on (0: none;
+    the training is the same either way: the held-out environment has its own seeds)."""
     started = time.perf_counter()
     loop = _population_loop(config, archs, validation_seed, cuts=(), keep=(), pick=None, report=False,
-                            sticky=False, progress=progress)
+                            sticky=False, progress=progress, holdout=holdout)
     return PopulationResult(pd.DataFrame(loop.validation, columns=["step", "arch", "eval_episode", "return"]),
+                            pd.DataFrame(loop.heldout, columns=["step", "arch", "td_error"]),
                             loop.candidates, loop.validator.anchors(), time.perf_counter() - started)
 
 
@@ -124,7 +131,7 @@ def _random_pick(rng: np.random.Generator) -> Callable[[dict[str, list[float]], 
 
 def _population_loop(config: RunConfig, archs: Sequence[Arch], validation_seed: int, cuts: Sequence[int],
                      keep: Sequence[int], pick, report: bool, sticky: bool,
-                     progress: Callable[[int], None] | None) -> _Loop:
+                     progress: Callable[[int], None] | None, holdout: int = 0) -> _Loop:
     """The loop both callers share. `pick(scores, alive, n)` chooses who survives a cut (and, first of
     them, who is deployed); `report` evaluates the deployed candidate on the reporting starts; `sticky`
     keeps the deployed candidate until it is cut (the random control), instead of the best so far."""
@@ -160,7 +167,14 @@ def _population_loop(config: RunConfig, archs: Sequence[Arch], validation_seed: 
     learn_seconds = dict.fromkeys(names, 0.0)
     cut_at: dict[str, int | None] = dict.fromkeys(names, None)
     scores: dict[str, list[float]] = {a: [] for a in names}
-    validation, reported, episodes, events = [], [], [], []
+    validation, reported, episodes, events, heldout = [], [], [], [], []
+    if holdout:
+        # Seeds of their own (not spawned from the run's), so that the training stream is unchanged.
+        h_seeds = np.random.SeedSequence([config.seed, validation_seed, 1]).spawn(2)
+        h_rng = np.random.default_rng(h_seeds[0])
+        h_env = env_for(config, int(np.random.default_rng(h_seeds[1]).integers(2**31)))
+        h_buffer = ReplayBuffer(holdout, obs_dim)
+        h_obs, _ = h_env.reset(seed=int(h_rng.integers(2**31)))
     timing = dict.fromkeys(TIMING_KEYS, 0.0)
     selection_episodes = 0
     deployed: str | None = None
@@ -177,6 +191,11 @@ def _population_loop(config: RunConfig, archs: Sequence[Arch], validation_seed: 
         rng = act_rngs[actor]
         action = int(rng.integers(n_actions)) if rng.random() < epsilon else int(q[actor](obs).argmax())
         acting[actor] += 1
+        if holdout:
+            h_action = int(h_rng.integers(n_actions)) if h_rng.random() < epsilon else int(q[actor](h_obs).argmax())
+            h_next, h_reward, h_term, h_trunc, _ = h_env.step(h_action)
+            h_buffer.add(h_obs, h_action, h_reward, h_next, h_term)
+            h_obs = h_env.reset()[0] if h_term or h_trunc else h_next
         t1 = clock()
         next_obs, reward, terminated, truncated, _ = env.step(action)
         t2 = clock()
@@ -213,6 +232,12 @@ def _population_loop(config: RunConfig, archs: Sequence[Arch], validation_seed: 
                     validation.extend((step, arch, j, float(r)) for j, r in enumerate(returns))
                     scores[arch].append(float(np.mean(returns)))
                     selection_episodes += len(returns)
+                if holdout and h_buffer.size:
+                    h_batch = SharedBatch(h_buffer.size, obs_dim)
+                    h_batch.gather(h_buffer, np.arange(h_buffer.size))
+                    for stack in stacks:
+                        td = stack.td_errors(h_batch)
+                        heldout.extend((step, str(arch), float(e)) for arch, e in zip(stack.archs, td, strict=True))
             if step in rungs:
                 survivors = pick(scores, alive, rungs[step])
                 for arch in alive:
@@ -249,7 +274,8 @@ def _population_loop(config: RunConfig, archs: Sequence[Arch], validation_seed: 
                                "cut_at": [cut_at[a] for a in names],
                                "validation_score": [float(np.mean(scores[a])) if scores[a] else np.nan for a in names],
                                "deployed": [a == deployed for a in names]})
-    return _Loop(validation, reported, episodes, events, candidates, timing, selection_episodes, validator, reporter)
+    return _Loop(validation, heldout, reported, episodes, events, candidates, timing, selection_episodes, validator,
+                 reporter)
 
 
 def _keep(stacks: list[CandidateStack], survivors: Sequence[str], options: dict

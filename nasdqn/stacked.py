@@ -118,15 +118,7 @@ class CandidateStack:
         """One gradient step of every member on `batch`; returns each member's gradient norm before
         clipping, as the lone agent computes it."""
         b, g = batch.size, len(self)
-        q_both, inputs = self._forward(self.weights, self.biases, batch.both, keep=True)
-        actions = batch.actions.expand(g, b, 1)
-        q = q_both[:, :b].gather(2, actions)
-        next_values, _ = self._forward(self.target_weights, self.target_biases, batch.both[b:], keep=False)
-        if self.double:
-            next_q = next_values.gather(2, q_both[:, b:].argmax(dim=2, keepdim=True))
-        else:
-            next_q = next_values.max(dim=2, keepdim=True).values
-        target = torch.addcmul(batch.reward_cont[:, :1], batch.reward_cont[:, 1:], next_q, value=self.gamma)
+        q, target, actions, inputs = self._td(batch, keep=True)
         grad_q = (q - target).clamp_(-1.0, 1.0).div_(b)
         grad = torch.zeros(g, b, self.sizes[-1]).scatter_(2, actions, grad_q)
         for i in range(len(self.weights) - 1, -1, -1):
@@ -144,6 +136,26 @@ class CandidateStack:
             bias.div_(scale)
         self.optimizer.step(self.grad)
         return norm
+
+    def td_errors(self, batch: SharedBatch) -> torch.Tensor:
+        """Each member's mean squared TD error on `batch` (its own target network, the update's
+        target), without a gradient step: on transitions it never trained on, a held-out loss."""
+        q, target, _, _ = self._td(batch, keep=False)
+        return (q - target).square().mean(dim=(1, 2))
+
+    def _td(self, batch: SharedBatch, keep: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Q(s, a) of every member, its TD target, the actions and (if `keep`) the layer inputs."""
+        b, g = batch.size, len(self)
+        q_both, inputs = self._forward(self.weights, self.biases, batch.both, keep=keep)
+        actions = batch.actions.expand(g, b, 1)
+        q = q_both[:, :b].gather(2, actions)
+        next_values, _ = self._forward(self.target_weights, self.target_biases, batch.both[b:], keep=False)
+        if self.double:
+            next_q = next_values.gather(2, q_both[:, b:].argmax(dim=2, keepdim=True))
+        else:
+            next_q = next_values.max(dim=2, keepdim=True).values
+        target = torch.addcmul(batch.reward_cont[:, :1], batch.reward_cont[:, 1:], next_q, value=self.gamma)
+        return q, target, actions, inputs
 
     def _activation_backward(self, grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if len(self._runs) == 1:

@@ -45,6 +45,16 @@ def test_a_population_run_is_a_function_of_its_config_and_refuses_reporting_star
         train_population(TINY, [ARCHS[0], ARCHS[0]], validation_seed=7)
 
 
+def test_a_holdout_scores_every_candidates_td_error_without_changing_the_training():
+    plain = train_population(TINY, ARCHS, validation_seed=7)
+    held = train_population(TINY, ARCHS, validation_seed=7, holdout=400)
+    assert held.evals.equals(plain.evals) and plain.heldout.empty
+    assert held.candidates["updates"].equals(plain.candidates["updates"])
+    h = held.heldout
+    assert sorted(h["step"].unique()) == [500, 1000, 1500] and h.groupby("step")["arch"].nunique().eq(2).all()
+    assert set(h["arch"]) == {str(a) for a in ARCHS} and (h["td_error"] >= 0).all() and np.isfinite(h["td_error"]).all()
+
+
 SMALL = TINY.replace(method="halving", depths=(1,), widths=(32, 64), activations=("relu", "tanh"),
                      halving_rungs=(500, 1000), halving_keep=(2, 1))
 

@@ -83,3 +83,32 @@ def test_networks_are_grouped_by_shape_with_one_activation_per_slice():
         assert acts == sorted(acts)
     with pytest.raises(ValueError, match="one shape"):
         CandidateStack(nets[:2], **OPTIONS)
+
+
+def test_td_errors_are_each_members_squared_td_error_and_take_no_step():
+    rng = np.random.default_rng(3)
+    buffer = _filled_buffer(rng)
+    archs = ["relu-32", "tanh-32"]
+    alone = _agents(archs, buffer)
+    stack = CandidateStack([a.online for a in _agents(archs, buffer)], **OPTIONS)
+    batch = SharedBatch(32, 3)
+    for _ in range(5):  # move online away from target, so that both networks matter
+        idx = rng.integers(buffer.size, size=32)
+        for a in alone:
+            a.update(idx)
+        batch.gather(buffer, idx)
+        stack.update(batch)
+    held = SharedBatch(buffer.size, 3)
+    held.gather(buffer, np.arange(buffer.size))
+    before = stack.flat.clone()
+    td = stack.td_errors(held).numpy()
+    assert torch.equal(stack.flat, before)
+    obs, nxt = torch.from_numpy(buffer.obs[:buffer.size]), torch.from_numpy(buffer.next_obs[:buffer.size])
+    actions = torch.from_numpy(buffer.actions[:buffer.size])
+    reward, cont = (torch.from_numpy(buffer.reward_cont[:buffer.size, k]) for k in (0, 1))
+    for m, agent in enumerate(alone):
+        with torch.no_grad():
+            q = agent.online(obs).gather(1, actions).squeeze(1)
+            best = agent.online(nxt).argmax(dim=1, keepdim=True)
+            target = reward + OPTIONS["gamma"] * cont * agent.target(nxt).gather(1, best).squeeze(1)
+        assert td[m] == pytest.approx(float((q - target).square().mean()), rel=1e-4)
