@@ -422,6 +422,37 @@ def pending(cells: Iterable[Cell], force: bool = False) -> list[Cell]:
     return [c for c in cells if force or cell_status(c) != "ok"]
 
 
+def _seedless_hash(config: RunConfig) -> str:
+    """The config's hash with the seed and the experiment left out: runs that differ only there cost alike."""
+    return config.replace(seed=0, experiment="estimate").config_hash
+
+
+def estimate_cpu_seconds(cells: Iterable[Cell], root: str | Path) -> tuple[float, int, list[Cell]]:
+    """What running `cells` should cost, from the committed runs of the same configs (other seeds,
+    any experiment) under `root`: the sum of their median wall times (one core per run), how many
+    committed runs that rests on, and the cells with no such run (left out of the sum)."""
+    import json
+    import statistics
+
+    wanted: dict[str, list[Cell]] = {}
+    for cell in cells:
+        wanted.setdefault(_seedless_hash(cell.config), []).append(cell)
+    seconds: dict[str, list[float]] = {}
+    for meta_path in Path(root, "runs").glob("*/*/*/seed=*/meta.json"):
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("status") != "ok" or not meta.get("wall_time"):
+                continue
+            key = _seedless_hash(RunConfig.from_dict(meta["config"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged or foreign run directory says nothing about cost
+        if key in wanted:
+            seconds.setdefault(key, []).append(float(meta["wall_time"]))
+    total = sum(statistics.median(seconds[k]) * len(v) for k, v in wanted.items() if k in seconds)
+    unknown = [c for k, v in wanted.items() if k not in seconds for c in v]
+    return total, sum(len(v) for v in seconds.values()), unknown
+
+
 @contextmanager
 def open_executor(workers: int, scheduler: str | None) -> Iterator[tuple[Executor, int]]:
     """A local process pool, or the executor of a Dask cluster: the same interface, one code path.

@@ -98,7 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from nasdqn.batch import experiment_lock, load_grid, open_executor, pending
+    from nasdqn.batch import estimate_cpu_seconds, experiment_lock, load_grid, open_executor, pending
 
     name, cells = load_grid(args.grid, args.root)
     if args.workers < 1:
@@ -108,6 +108,18 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run")
         for cell in todo:
             print(f"  would run {cell.label} -> {cell.out}")
+        if todo:
+            seconds, runs, unknown = estimate_cpu_seconds(todo, args.root)
+            if len(unknown) == len(todo):
+                print("estimated cost: unknown, no committed run has the config of any of these cells "
+                      "(estimate from benchmarks/results/arch_cost.json)")
+            else:
+                print(f"estimated cost: {seconds / 3600:.2f} CPU-hours for {len(todo) - len(unknown)} of the "
+                      f"{len(todo)} cells (median wall time of {runs} committed runs of the same configs, any seed; "
+                      f"about {seconds / 3600 / args.workers:.2f} hours on {args.workers} workers)")
+                if unknown:
+                    print(f"  not estimated: {len(unknown)} cells with no committed run of their config, e.g. "
+                          f"{unknown[0].label}")
         return 0
     # The executor first: a scheduler that does not answer is refused before anything is written.
     with open_executor(args.workers, args.scheduler) as (executor, slots), experiment_lock(args.root, name):

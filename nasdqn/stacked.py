@@ -143,7 +143,8 @@ class CandidateStack:
         q, target, _, _ = self._td(batch, keep=False)
         return (q - target).square().mean(dim=(1, 2))
 
-    def _td(self, batch: SharedBatch, keep: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def _td(self, batch: SharedBatch, keep: bool
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Q(s, a) of every member, its TD target, the actions and (if `keep`) the layer inputs."""
         b, g = batch.size, len(self)
         q_both, inputs = self._forward(self.weights, self.biases, batch.both, keep=keep)

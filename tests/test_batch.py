@@ -1,5 +1,6 @@
 """The pipeline: grid files, papermill execution on the local pool and on Dask, resume, status."""
 
+import json
 import os
 import socket
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nasdqn.batch import cell_status, load_grid
+from nasdqn.batch import Cell, cell_status, estimate_cpu_seconds, load_grid
 from nasdqn.cli import main
 from nasdqn.config import ConfigError
 from nasdqn.records import read_run, run_status
@@ -93,6 +94,16 @@ def test_local_pool_runs_the_grid_then_resumes_only_missing_cells(tmp_path, caps
     assert main(["batch", str(grid), "--root", str(root), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "2 to run" in out and out.count("would run") == 2
+    # Each lost cell is costed from the other seed's committed run of the same config.
+    assert "estimated cost:" in out and "for 2 of the 2 cells" in out and "not estimated" not in out
+    seconds, runs, unknown = estimate_cpu_seconds(lost, root)
+    walls = {c.config.method: json.loads((c.out / "meta.json").read_text())["wall_time"]
+             for c in cells if c not in lost}
+    assert runs == 2 and not unknown
+    assert seconds == pytest.approx(sum(walls[c.config.method] for c in lost))
+    other = lost[0].config.replace(lr=0.5)  # a config nobody ran is left out, and named
+    seconds, runs, unknown = estimate_cpu_seconds([Cell(other, lost[0].out)], root)
+    assert (seconds, runs) == (0, 0) and [c.config for c in unknown] == [other]
     assert main(["batch", str(grid), "--root", str(root), "--quiet"]) == 0
     assert "2 ok, 0 not ok, 2 skipped" in capsys.readouterr().out
     assert all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
