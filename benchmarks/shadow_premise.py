@@ -39,20 +39,24 @@ from nasdqn import REPO_ROOT
 from nasdqn.book import load_hindsight, score_table
 from nasdqn.metrics import normalised
 from nasdqn.population import train_population
-from nasdqn.search_space import Arch
+from nasdqn.search_space import SearchSpace
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 CHECKPOINTS = (10_000, 20_000, 30_000)
 HOLDOUT = 5_000  # held-out transitions scored at each evaluation: the most recent of the second environment
 
 
-def run(seeds: list[int], steps: int, out: Path) -> dict:
+def _hindsight():
     hindsight = load_hindsight()
     if hindsight is None:
         raise SystemExit("shadow_premise: no sweep data (experiments/sweep.yaml) to compare with")
-    sweep, ranking = hindsight
+    return hindsight
+
+
+def run(seeds: list[int], steps: int, out: Path) -> dict:
+    sweep, _ = _hindsight()
     base = sweep.runs[0].config
-    archs = [Arch.parse(a) for a in ranking.index]
+    archs = SearchSpace.from_config(base).all()  # the order halving uses: it seeds each candidate
     tables, candidates, heldout = [], [], []
     for seed in seeds:
         config = base.replace(seed=seed, steps=steps, method="fixed-small")
@@ -68,9 +72,20 @@ def run(seeds: list[int], steps: int, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     evals.to_parquet(out, index=False)
     cands.to_parquet(out.with_name(out.stem + "_candidates.parquet"), index=False)
-    td = pd.concat(heldout, ignore_index=True)
-    td.to_parquet(out.with_name(out.stem + "_heldout_td.parquet"), index=False)
+    pd.concat(heldout, ignore_index=True).to_parquet(out.with_name(out.stem + "_heldout_td.parquet"), index=False)
+    return summarise(out)
+
+
+def summarise(out: Path) -> dict:
+    """The comparisons, from the saved tables beside `out` and the hindsight reference as committed now
+    (so that a stronger sweep can be compared with without training the population again)."""
+    sweep, ranking = _hindsight()
+    evals = pd.read_parquet(out)
+    cands = pd.read_parquet(out.with_name(out.stem + "_candidates.parquet"))
+    td = pd.read_parquet(out.with_name(out.stem + "_heldout_td.parquet"))
+    archs = cands["arch"].unique()
     params = cands.groupby("arch")["params"].first()
+    seeds, steps = sorted(int(x) for x in cands["seed"].unique()), int(evals["step"].max())
 
     alone = score_table(sweep.runs)  # per run and step: mean normalised greedy return on the reporting starts
     alone["arch"] = alone["method"].str.removeprefix("fixed:")
@@ -126,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="100,101,102", help="population seeds (default: 100,101,102)")
     parser.add_argument("--steps", type=int, default=30_000, help="environment steps (default: 30000)")
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="recompute the summary from the tables saved at --out, against the current sweep")
     parser.add_argument("--out", type=Path, default=RESULTS / "shadow_premise.parquet",
                         help="tidy evaluations (parquet); a .json summary and a _candidates table go beside it")
     args = parser.parse_args(argv)
@@ -137,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1000:
         print(f"shadow_premise: --steps {args.steps}: need at least 1000", file=sys.stderr)
         return 2
-    print(json.dumps(run(seeds, args.steps, args.out), indent=1))
+    print(json.dumps(summarise(args.out) if args.summarise_only else run(seeds, args.steps, args.out), indent=1))
     return 0
 
 
