@@ -22,6 +22,10 @@ with the hindsight AUC and with the parameter count, beside the validation score
 Seeds 100 and up: outside the reported seeds (0-9), as any tuning of a controller built on this must be.
 
     python benchmarks/shadow_premise.py --seeds 100,101,102 --steps 30000
+    python benchmarks/shadow_premise.py --out benchmarks/results/shadow_premise_td.parquet   # with held-out TD
+
+(The committed shadow_premise.* predate the held-out environment and are what halving's constants
+were chosen from; the held-out TD run goes to its own files, which the halving chapter reads.)
 """
 
 from __future__ import annotations
