@@ -33,7 +33,17 @@ import yaml
 
 from nasdqn import REPO_ROOT
 from nasdqn.config import ConfigError, RunConfig
-from nasdqn.records import RunResult, read_run, run_dir, run_status, write_failure, write_run, write_running
+from nasdqn.records import (
+    RunDirError,
+    RunResult,
+    read_meta,
+    read_run,
+    run_dir,
+    run_status,
+    write_failure,
+    write_run,
+    write_running,
+)
 
 GRID_KEYS = {"name", "description", "envs", "methods", "seeds", "steps", "overrides", "cells"}
 CELL_KEYS = {"match", "set"}
@@ -431,7 +441,6 @@ def estimate_cpu_seconds(cells: Iterable[Cell], root: str | Path) -> tuple[float
     """What running `cells` should cost, from the committed runs of the same configs (other seeds,
     any experiment) under `root`: the sum of their median wall times (one core per run), how many
     committed runs that rests on, and the cells with no such run (left out of the sum)."""
-    import json
     import statistics
 
     wanted: dict[str, list[Cell]] = {}
@@ -440,11 +449,11 @@ def estimate_cpu_seconds(cells: Iterable[Cell], root: str | Path) -> tuple[float
     seconds: dict[str, list[float]] = {}
     for meta_path in Path(root, "runs").glob("*/*/*/seed=*/meta.json"):
         try:
-            meta = json.loads(meta_path.read_text())
-            if meta.get("status") != "ok" or not meta.get("wall_time"):
+            meta = read_meta(meta_path.parent)
+            if meta["status"] != "ok" or not meta.get("wall_time"):
                 continue
             key = _seedless_hash(RunConfig.from_dict(meta["config"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (RunDirError, ValueError, KeyError, TypeError):
             continue  # a damaged or foreign run directory says nothing about cost
         if key in wanted:
             seconds.setdefault(key, []).append(float(meta["wall_time"]))
