@@ -320,9 +320,10 @@ def halving_cost_text(cost: pd.DataFrame, method: str = "halving") -> str:
 
 
 def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.DataFrame, best_runs: pd.DataFrame,
-                   cost: pd.DataFrame, matched: str | None = None) -> str:
+                   cost: pd.DataFrame, matched: dict[str, str] | None = None) -> str:
     """The chapter's opening answer: does halving select, does it perform, what does it cost, each
-    against its pre-registered target; `matched` names the compute-matched single network's rows."""
+    against its pre-registered target; `matched` maps the compute-matched single networks' method
+    labels to what each matches (`COMPUTE_MATCHED`)."""
     auc = comps["auc"].set_index("against")
 
     def effect(against: str) -> str:
@@ -344,7 +345,8 @@ def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.Data
                 else "the random-selection control has no runs yet, so the test against it is open") +
             "). **Does it perform?** On AUC it is "
             f"{effect('fixed-medium')} and {effect('halving-random')}"
-            + (f"; against one network given about the same compute it is {effect(matched)}" if matched else "")
+            + "".join(f"; against one network given about its {how} it is {effect(label)}"
+                      for label, how in (matched or {}).items())
             + ". Its final score minus the hindsight best's "
             f"is {ci_text(gap, low, high)} (target: within 0.02, {'met' if near else 'missed'}). **Cost:** one run "
             f"is {share:.1%} of the sweep's compute in cost-weighted updates (target: at most 20%, "
@@ -651,6 +653,46 @@ def load_experiment(name: str | None = None, root: Path | None = None) -> Experi
         return None
     runs, refused = load_runs(root, name)
     return Experiment(name, runs, refused, run_metrics(runs, cache_dir()))
+
+
+# The compute-matched single networks for halving: fixed-medium with more updates per step, one grid
+# per way of matching a halving run's compute.
+COMPUTE_MATCHED = {"compute-matched": "cost-weighted updates", "compute-matched-cpu": "CPU time"}
+
+
+def load_compute_matched(root: Path | None = None) -> dict[str, Experiment]:
+    """The compute-matched grids that have runs, keyed by their method label (`fixed-medium, N updates
+    per step`, so that they never pool with the paper grid's fixed-medium); each keeps its grid name."""
+    out = {}
+    for name in COMPUTE_MATCHED:
+        exp = load_experiment(name, root)
+        if exp is not None and exp.runs:
+            label = f"fixed-medium, {exp.runs[0].config.gradient_steps} updates per step"
+            out[label] = Experiment(name, exp.runs, exp.refused, exp.metrics.assign(method=label))
+    return out
+
+
+def compute_matched_text(matched: dict[str, Experiment], halving_runs: Sequence[RunResult],
+                         auc: pd.DataFrame) -> str:
+    """One sentence per compute-matched single network: what it matches, its CPU time per run as run
+    beside halving's, and halving minus it on AUC (`auc`: `analysis.compare`'s table)."""
+    def minutes(runs: Sequence[RunResult]) -> float:
+        return float(np.median([r.meta.get("wall_time") or 0 for r in runs])) / 60
+
+    own = minutes([r for r in halving_runs if r.config.method == "halving"])
+    auc = auc.set_index("against")
+    out = []
+    for label, exp in matched.items():
+        a = auc.loc[label]
+        verdict = ("the search is worth more than this compute spent on one network" if a["better"] else
+                   "this compute spent on one network does better" if a["worse"] else
+                   "the data cannot tell the search from this compute spent on one network")
+        out.append(f"`{label}` (`experiments/{exp.name}.yaml`, matched in {COMPUTE_MATCHED[exp.name]}), "
+                   f"{len(exp.runs)} seeds, a median "
+                   f"{minutes(exp.runs):.1f} CPU-minutes per run as run against halving's {own:.1f}. Halving minus "
+                   f"it on AUC: {ci_text(a['difference'], a['diff_low'], a['diff_high'], 3)} (Holm p "
+                   f"{a['welch_p_holm']:.3g}): {verdict}.")
+    return " ".join(out)
 
 
 def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] | None:

@@ -265,6 +265,23 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
     open_answer = book.halving_answer({**quality, "control_seeds": 0}, comps, scores, best, cost)
     assert open_answer.startswith("**Does it select?** Not decided yet") and "has no runs yet" in open_answer
     assert "40.0% of the sweep's compute in cost-weighted updates (target: at most 20%, missed)" in answer
-    assert "same compute" not in answer
-    matched = book.halving_answer(quality, comps, scores, best, cost, matched="fixed-medium")
-    assert "against one network given about the same compute it is better than `fixed-medium`" in matched
+    assert "given about its" not in answer
+    matched = book.halving_answer(quality, comps, scores, best, cost, matched={"fixed-medium": "CPU time"})
+    assert "against one network given about its CPU time it is better than `fixed-medium`" in matched
+
+
+def test_compute_matched_text_names_the_grid_the_matching_and_both_cpu_times():
+    from nasdqn import book
+    from types import SimpleNamespace as NS
+
+    def run(method: str, minutes: float):
+        return NS(meta={"wall_time": 60 * minutes}, config=NS(method=method))
+
+    halving = [run("halving", 10), run("halving", 12), run("halving-random", 100)]  # the control is not halving's
+    exp = book.Experiment("compute-matched-cpu", [run("fixed-medium", 9), run("fixed-medium", 11)], [], pd.DataFrame())
+    auc = pd.DataFrame({"against": ["fixed-medium, 40 updates per step"], "difference": [-0.02], "diff_low": [-0.03],
+                        "diff_high": [-0.01], "welch_p_holm": [0.004], "better": [False], "worse": [True]})
+    words = book.compute_matched_text({"fixed-medium, 40 updates per step": exp}, halving, auc)
+    assert "`experiments/compute-matched-cpu.yaml`, matched in CPU time" in words
+    assert "a median 10.0 CPU-minutes per run as run against halving's 11.0" in words
+    assert "-0.020 [-0.030, -0.010] (Holm p 0.004): this compute spent on one network does better." in words
