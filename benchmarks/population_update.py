@@ -6,7 +6,9 @@ thread, on the same replay buffer and the same minibatch indices:
 - `loop`: every candidate's own `DQNAgent.update(idx)` (the sum of the standalone updates);
 - `stacked`: the candidates grouped by hidden shape (`nasdqn.stacked`), one batched update per group;
 - `fixed-large` and `fixed-medium`: one lone agent's update, the cost a fixed baseline pays.
-The cost is the median over repetitions of the mean time per update step.
+The cost is the median over repetitions of the mean time per update step. Then, per hidden shape,
+the same two ways for that shape's candidates alone (`per_shape`), which shows where stacking pays:
+it saves per-operation overhead, which matters on small networks and not on large ones.
 
     python benchmarks/population_update.py --updates 2000 --reps 5
 """
@@ -81,6 +83,32 @@ def measure(updates: int, reps: int, seed: int = 0) -> dict:
             way()
             times[name].append((time.perf_counter() - t0) / updates * 1e3)
     ms = {name: statistics.median(t) for name, t in times.items()}
+
+    by_shape = {}
+    for stack in stacks:
+        members = [population[space.index(arch)] for arch in stack.archs]
+        shape = "x".join(map(str, stack.sizes[1:-1]))
+        by_shape[shape] = {"members": [str(a) for a in stack.archs], "loop": [], "stacked": []}
+
+        def loop_shape(members=members) -> None:
+            for idx in indices:
+                for agent in members:
+                    agent.update(idx)
+
+        def stacked_shape(stack=stack) -> None:
+            for idx in indices:
+                batch.gather(buffer, idx)
+                stack.update(batch)
+
+        for _ in range(reps):
+            for name, way in (("loop", loop_shape), ("stacked", stacked_shape)):
+                t0 = time.perf_counter()
+                way()
+                by_shape[shape][name].append((time.perf_counter() - t0) / updates * 1e3)
+    per_shape = {shape: {"members": v["members"], "loop_ms": statistics.median(v["loop"]),
+                         "stacked_ms": statistics.median(v["stacked"]),
+                         "stacked_over_loop": statistics.median(v["stacked"]) / statistics.median(v["loop"])}
+                 for shape, v in by_shape.items()}
     return {
         "updates": updates, "reps": reps, "candidates": len(space), "stacks": len(stacks),
         "batch_size": config.batch_size, "host": "vm", "python": platform.python_version(),
@@ -90,6 +118,7 @@ def measure(updates: int, reps: int, seed: int = 0) -> dict:
         "stacked_over_fixed_large": ms["stacked"] / ms["fixed-large"],
         "stacked_over_fixed_medium": ms["stacked"] / ms["fixed-medium"],
         "all_reps_ms": times,
+        "per_shape": per_shape,
     }
 
 
@@ -107,6 +136,8 @@ def main() -> None:
     print(f"stacked / loop {result['stacked_over_loop']:.2f}; "
           f"loop / fixed-large {result['loop_over_fixed_large']:.1f}; "
           f"stacked / fixed-large {result['stacked_over_fixed_large']:.1f}")
+    for shape, v in result["per_shape"].items():
+        print(f"{shape:>13}: loop {v['loop_ms']:.3f} ms, stacked {v['stacked_ms']:.3f} ms ({v['stacked_over_loop']:.2f})")
 
 
 if __name__ == "__main__":

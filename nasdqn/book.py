@@ -319,6 +319,41 @@ def halving_cost_text(cost: pd.DataFrame, method: str = "halving") -> str:
             f"time (everything but the deployed network's training) is {c['search_share']:.0%}.")
 
 
+def population_update_table(result: dict) -> pd.DataFrame:
+    """`benchmarks/population_update.py`'s result as a table: per hidden shape, its candidates' updates
+    one after another against their stack's one update; then the whole population, and the lone
+    fixed networks for scale. Milliseconds per update step, medians over repetitions."""
+    rows = {f"{shape} ({', '.join(v['members'])})": {
+        "one update per candidate, in turn (ms)": v["loop_ms"], "stacked (ms)": v["stacked_ms"],
+        "stacked / in turn": v["stacked_over_loop"]} for shape, v in result["per_shape"].items()}
+    ms = result["ms_per_update_step"]
+    rows[f"all {result['candidates']} candidates ({result['stacks']} stacks)"] = {
+        "one update per candidate, in turn (ms)": ms["loop"], "stacked (ms)": ms["stacked"],
+        "stacked / in turn": result["stacked_over_loop"]}
+    for name in ("fixed-medium", "fixed-large"):
+        rows[f"{name} alone"] = {"one update per candidate, in turn (ms)": ms[name]}
+    table = pd.DataFrame(rows).T
+    return table.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{v:.2f}"))
+
+
+def population_update_text(result: dict) -> str:
+    """What one update of the whole population costs, stacked and not, against the lone fixed networks."""
+    ms, shapes = result["ms_per_update_step"], result["per_shape"]
+    best = min(shapes, key=lambda k: shapes[k]["stacked_over_loop"])
+    wide = [k for k in shapes if max(map(int, k.split("x"))) == 256]
+    wide_share = sum(shapes[k]["stacked_ms"] for k in wide) / sum(v["stacked_ms"] for v in shapes.values())
+    return (f"One update of all {result['candidates']} candidates on a shared minibatch costs {ms['stacked']:.1f} ms "
+            f"stacked ({result['stacks']} stacks) against {ms['loop']:.1f} ms for each candidate's own update in "
+            f"turn: a ratio of {result['stacked_over_loop']:.2f}. That is {result['stacked_over_fixed_large']:.1f} "
+            f"times one `fixed-large` update and {result['stacked_over_fixed_medium']:.0f} times one `fixed-medium` "
+            f"update. Stacking saves per-operation overhead, not arithmetic: it pays best on the {best} stack "
+            f"({shapes[best]['stacked_over_loop']:.2f}), while the width-256 stacks, whose arithmetic dominates, "
+            f"take {wide_share:.0%} of the stacked update's time, so the population's cost is about the sum of "
+            f"its candidates' standalone updates. Measured side by side in one process, one torch thread, "
+            f"medians of {result['reps']} repetitions of {result['updates']} updates "
+            f"(`benchmarks/population_update.py`).")
+
+
 def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.DataFrame, best_runs: pd.DataFrame,
                    cost: pd.DataFrame, matched: dict[str, str] | None = None) -> str:
     """The chapter's opening answer: does halving select, does it perform, what does it cost, each

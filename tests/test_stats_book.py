@@ -285,3 +285,22 @@ def test_compute_matched_text_names_the_grid_the_matching_and_both_cpu_times():
     assert "`experiments/compute-matched-cpu.yaml`, matched in CPU time" in words
     assert "a median 10.0 CPU-minutes per run as run against halving's 11.0" in words
     assert "-0.020 [-0.030, -0.010] (Holm p 0.004): this compute spent on one network does better." in words
+
+
+def test_population_update_text_and_table_read_the_benchmark_result():
+    from nasdqn import book
+
+    result = {"candidates": 4, "stacks": 2, "updates": 100, "reps": 3,
+              "ms_per_update_step": {"loop": 10.0, "stacked": 9.0, "fixed-medium": 0.5, "fixed-large": 3.0},
+              "stacked_over_loop": 0.9, "stacked_over_fixed_large": 3.0, "stacked_over_fixed_medium": 18.0,
+              "per_shape": {"32": {"members": ["relu-32", "tanh-32"], "loop_ms": 1.0, "stacked_ms": 0.6,
+                                   "stacked_over_loop": 0.6},
+                            "256x256": {"members": ["relu-256x256", "tanh-256x256"], "loop_ms": 8.0,
+                                        "stacked_ms": 8.4, "stacked_over_loop": 1.05}}}
+    words = book.population_update_text(result)
+    assert "costs 9.0 ms stacked (2 stacks) against 10.0 ms" in words and "a ratio of 0.90" in words
+    assert "pays best on the 32 stack (0.60)" in words and "take 93% of the stacked update's time" in words
+    table = book.population_update_table(result)
+    assert table.loc["all 4 candidates (2 stacks)", "stacked / in turn"] == "0.90"
+    assert table.loc["fixed-large alone", "one update per candidate, in turn (ms)"] == "3.00"
+    assert table.loc["fixed-large alone", "stacked (ms)"] == ""
