@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -112,6 +113,8 @@ def measure(updates: int, reps: int, seed: int = 0) -> dict:
     return {
         "updates": updates, "reps": reps, "candidates": len(space), "stacks": len(stacks),
         "batch_size": config.batch_size, "host": "vm", "python": platform.python_version(),
+        # Ratios measured side by side survive a shared machine; the load says how shared it was.
+        "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
         "ms_per_update_step": ms,
         "stacked_over_loop": ms["stacked"] / ms["loop"],
         "loop_over_fixed_large": ms["loop"] / ms["fixed-large"],

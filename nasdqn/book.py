@@ -339,19 +339,23 @@ def population_update_table(result: dict) -> pd.DataFrame:
 def population_update_text(result: dict) -> str:
     """What one update of the whole population costs, stacked and not, against the lone fixed networks."""
     ms, shapes = result["ms_per_update_step"], result["per_shape"]
-    best = min(shapes, key=lambda k: shapes[k]["stacked_over_loop"])
+    ratios = [v["stacked_over_loop"] for v in shapes.values()]
     wide = [k for k in shapes if max(map(int, k.split("x"))) == 256]
     wide_share = sum(shapes[k]["stacked_ms"] for k in wide) / sum(v["stacked_ms"] for v in shapes.values())
+    load = result.get("load_average")
     return (f"One update of all {result['candidates']} candidates on a shared minibatch costs {ms['stacked']:.1f} ms "
             f"stacked ({result['stacks']} stacks) against {ms['loop']:.1f} ms for each candidate's own update in "
-            f"turn: a ratio of {result['stacked_over_loop']:.2f}. That is {result['stacked_over_fixed_large']:.1f} "
-            f"times one `fixed-large` update and {result['stacked_over_fixed_medium']:.0f} times one `fixed-medium` "
-            f"update. Stacking saves per-operation overhead, not arithmetic: it pays best on the {best} stack "
-            f"({shapes[best]['stacked_over_loop']:.2f}), while the width-256 stacks, whose arithmetic dominates, "
-            f"take {wide_share:.0%} of the stacked update's time, so the population's cost is about the sum of "
-            f"its candidates' standalone updates. Measured side by side in one process, one torch thread, "
-            f"medians of {result['reps']} repetitions of {result['updates']} updates "
-            f"(`benchmarks/population_update.py`).")
+            f"turn (the sum of the standalone updates): a ratio of {result['stacked_over_loop']:.2f}. That is "
+            f"{result['stacked_over_fixed_large']:.1f} times one `fixed-large` update and "
+            f"{result['stacked_over_fixed_medium']:.0f} times one `fixed-medium` update. Timed one shape at a time, "
+            f"a stack costs {min(ratios):.2f} to {max(ratios):.2f} times its members' updates in turn (faster on "
+            f"{sum(r < 1 for r in ratios)} of {len(ratios)} shapes): with two members per stack there is little "
+            f"overhead to share, and the width-256 stacks, whose arithmetic no stacking reduces, take "
+            f"{wide_share:.0%} of the time. The population's update costs about the sum of its candidates' "
+            f"standalone updates. Measured side by side in one process, one torch thread, medians of "
+            f"{result['reps']} repetitions of {result['updates']} updates (`benchmarks/population_update.py`)"
+            + (f", at a load average of {load:.1f} on the {result.get('cpus', 2)}-core machine." if load is not None
+               else "; the machine's load was not recorded."))
 
 
 def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.DataFrame, best_runs: pd.DataFrame,

@@ -299,7 +299,10 @@ def test_population_update_text_and_table_read_the_benchmark_result():
                                         "stacked_ms": 8.4, "stacked_over_loop": 1.05}}}
     words = book.population_update_text(result)
     assert "costs 9.0 ms stacked (2 stacks) against 10.0 ms" in words and "a ratio of 0.90" in words
-    assert "pays best on the 32 stack (0.60)" in words and "take 93% of the stacked update's time" in words
+    assert "costs 0.60 to 1.05 times its members' updates in turn (faster on 1 of 2 shapes)" in words
+    assert "take 93% of the time" in words and "load was not recorded" in words
+    assert "at a load average of 3.5 on the 2-core machine." in book.population_update_text(
+        {**result, "load_average": 3.5, "cpus": 2})
     table = book.population_update_table(result)
     assert table.loc["all 4 candidates (2 stacks)", "stacked / in turn"] == "0.90"
     assert table.loc["fixed-large alone", "one update per candidate, in turn (ms)"] == "3.00"
