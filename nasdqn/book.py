@@ -319,6 +319,28 @@ def halving_cost_text(cost: pd.DataFrame, method: str = "halving") -> str:
             f"time (everything but the deployed network's training) is {c['search_share']:.0%}.")
 
 
+def heldout_td_text(premise: dict) -> str:
+    """The held-out TD test of the premise benchmark (`benchmarks/shadow_premise.py`'s summary with
+    held-out TD): how often the lowest-TD-error candidate, and the best single validation score, land
+    in the hindsight top quarter over all checkpoints and seeds, its most frequent pick, and whether the
+    error follows capacity more than return."""
+    checkpoints = premise["checkpoints"]
+    picks = [a for c in checkpoints.values() for a in c["td_picks"].values()]
+    common = max(set(picks), key=picks.count)
+    td_top = sum(c["td_picks_in_top_quarter"] for c in checkpoints.values())
+    score_top = sum(c["score_picks_in_top_quarter"] for c in checkpoints.values())
+    capacity = sum(c["td_spearman_vs_params"] > c["td_spearman_vs_hindsight_auc"] for c in checkpoints.values())
+    steps = ", ".join(f"{int(s) // 1000}k" for s in sorted(checkpoints, key=int))
+    return (f"Over the {len(checkpoints)} checkpoints ({steps} steps) and {len(premise['seeds'])} seeds, the "
+            f"lowest held-out TD error picks a hindsight top-quarter architecture {td_top} of {len(picks)} times, "
+            f"the best single validation score {score_top} times (halving itself ranks by the mean of the last "
+            f"three validation scores). The TD pick is most often `{common}` ({picks.count(common)} of "
+            f"{len(picks)}), and the negated error correlates more with the parameter count than with the "
+            f"hindsight AUC at {capacity} of {len(checkpoints)} checkpoints: a held-out loss "
+            + ("rewards capacity, as expected, and is no substitute for the return." if capacity == len(checkpoints)
+               else "does not simply follow capacity here."))
+
+
 def population_update_table(result: dict) -> pd.DataFrame:
     """`benchmarks/population_update.py`'s result as a table: per hidden shape, its candidates' updates
     one after another against their stack's one update; then the whole population, and the lone

@@ -307,3 +307,22 @@ def test_population_update_text_and_table_read_the_benchmark_result():
     assert table.loc["all 4 candidates (2 stacks)", "stacked / in turn"] == "0.90"
     assert table.loc["fixed-large alone", "one update per candidate, in turn (ms)"] == "3.00"
     assert table.loc["fixed-large alone", "stacked (ms)"] == ""
+
+
+def test_heldout_td_text_counts_picks_over_every_checkpoint_and_seed():
+    from nasdqn import book
+
+    def checkpoint(td, score, td_top, score_top, params, auc):
+        return {"td_picks": dict(enumerate(td)), "td_picks_in_top_quarter": td_top,
+                "score_picks_in_top_quarter": score_top, "td_spearman_vs_params": params,
+                "td_spearman_vs_hindsight_auc": auc}
+
+    premise = {"seeds": [100, 101], "checkpoints": {
+        "10000": checkpoint(["big", "big"], None, 0, 1, 0.5, 0.4),
+        "20000": checkpoint(["big", "small"], None, 1, 2, 0.8, 0.7)}}
+    words = book.heldout_td_text(premise)
+    assert "Over the 2 checkpoints (10k, 20k steps) and 2 seeds" in words
+    assert "top-quarter architecture 1 of 4 times, the best single validation score 3 times" in words
+    assert "most often `big` (3 of 4)" in words and "at 2 of 2 checkpoints" in words and "rewards capacity" in words
+    premise["checkpoints"]["20000"]["td_spearman_vs_params"] = 0.6
+    assert "does not simply follow capacity" in book.heldout_td_text(premise)
