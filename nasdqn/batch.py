@@ -18,11 +18,12 @@ A grid file:
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import Any
 import yaml
 
 from nasdqn import REPO_ROOT
-from nasdqn.config import ConfigError, RunConfig
+from nasdqn.config import ConfigError, RunConfig, method_arch
 from nasdqn.records import (
     RunDirError,
     RunResult,
@@ -447,19 +448,55 @@ def estimate_cpu_seconds(cells: Iterable[Cell], root: str | Path) -> tuple[float
     for cell in cells:
         wanted.setdefault(_seedless_hash(cell.config), []).append(cell)
     seconds: dict[str, list[float]] = {}
+    for config, wall in _committed_walls(root):
+        key = _seedless_hash(config)
+        if key in wanted:
+            seconds.setdefault(key, []).append(wall)
+    total = sum(statistics.median(seconds[k]) * len(v) for k, v in wanted.items() if k in seconds)
+    unknown = [c for k, v in wanted.items() if k not in seconds for c in v]
+    return total, sum(len(v) for v in seconds.values()), unknown
+
+
+def _committed_walls(root: str | Path) -> Iterator[tuple[RunConfig, float]]:
+    """(config, wall time) of every finished run under `root` that says what it cost."""
     for meta_path in Path(root, "runs").glob("*/*/*/seed=*/meta.json"):
         try:
             meta = read_meta(meta_path.parent)
             if meta["status"] != "ok" or not meta.get("wall_time"):
                 continue
-            key = _seedless_hash(RunConfig.from_dict(meta["config"]))
+            yield RunConfig.from_dict(meta["config"]), float(meta["wall_time"])
         except (RunDirError, ValueError, KeyError, TypeError):
             continue  # a damaged or foreign run directory says nothing about cost
-        if key in wanted:
-            seconds.setdefault(key, []).append(float(meta["wall_time"]))
-    total = sum(statistics.median(seconds[k]) * len(v) for k, v in wanted.items() if k in seconds)
-    unknown = [c for k, v in wanted.items() if k not in seconds for c in v]
-    return total, sum(len(v) for v in seconds.values()), unknown
+
+
+def estimate_by_arch_cost(cells: Iterable[Cell], root: str | Path, costs: Mapping[str, float]
+                          ) -> tuple[float, int, list[Cell]]:
+    """For fixed-network cells no committed run shares a config with: scale the committed runs of
+    another fixed architecture on the same settings by the two architectures' cost per step
+    (`costs`, e.g. benchmarks/results/arch_cost.json's ratios). The reference is the committed
+    architecture nearest in cost, since the ratios were measured at the paper's settings and stretch
+    at other batch sizes and update rates. Returns the seconds, the cells estimated, and the rest."""
+    import statistics
+
+    def settings(config: RunConfig) -> str:  # the config with the network, seed and experiment left out
+        return config.replace(seed=0, experiment="estimate", method="fixed-medium").config_hash
+
+    walls: dict[str, dict[str, list[float]]] = {}
+    for config, wall in _committed_walls(root):
+        arch = method_arch(config.method)
+        if arch in costs:
+            walls.setdefault(settings(config), {}).setdefault(arch, []).append(wall)
+    total, done, left = 0.0, 0, []
+    for cell in cells:
+        arch = method_arch(cell.config.method)
+        known = walls.get(settings(cell.config), {}) if arch in costs else {}
+        if not known:
+            left.append(cell)
+            continue
+        ref = min(known, key=lambda a: abs(math.log(costs[a] / costs[arch])))
+        total += statistics.median(known[ref]) * costs[arch] / costs[ref]
+        done += 1
+    return total, done, left
 
 
 @contextmanager

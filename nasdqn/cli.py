@@ -97,8 +97,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_estimate(todo: list, root: str, workers: int) -> None:
+    """The dry run's cost estimate: from committed runs of the same configs, then, for fixed networks
+    nobody ran at these settings, scaled from another architecture's runs by the measured cost ratios."""
+    from nasdqn.batch import estimate_by_arch_cost, estimate_cpu_seconds
+    from nasdqn.book import arch_costs
+
+    seconds, runs, unknown = estimate_cpu_seconds(todo, root)
+    costs = arch_costs()
+    scaled, n_scaled, unknown = estimate_by_arch_cost(unknown, root, {} if costs is None else costs.to_dict())
+    total, n = seconds + scaled, len(todo) - len(unknown)
+    if not n:
+        print("estimated cost: unknown, no committed run has the config of any of these cells, nor (for fixed "
+              "networks) its settings with another network; estimate from benchmarks/results/arch_cost.json")
+        return
+    parts = [f"{len(todo) - len(unknown) - n_scaled} from the median wall time of {runs} committed runs of the same "
+             "configs, any seed"] if n > n_scaled else []
+    if n_scaled:
+        parts.append(f"{n_scaled} scaled from another fixed network's runs at the same settings by "
+                     "benchmarks/results/arch_cost.json (it underestimates large networks at large batches)")
+    print(f"estimated cost: {total / 3600:.2f} CPU-hours for {n} of the {len(todo)} cells ({'; '.join(parts)}; "
+          f"about {total / 3600 / workers:.2f} hours on {workers} workers)")
+    if unknown:
+        print(f"  not estimated: {len(unknown)} cells with no committed run of their config, e.g. {unknown[0].label}")
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
-    from nasdqn.batch import estimate_cpu_seconds, experiment_lock, load_grid, open_executor, pending
+    from nasdqn.batch import experiment_lock, load_grid, open_executor, pending
 
     name, cells = load_grid(args.grid, args.root)
     if args.workers < 1:
@@ -109,17 +134,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         for cell in todo:
             print(f"  would run {cell.label} -> {cell.out}")
         if todo:
-            seconds, runs, unknown = estimate_cpu_seconds(todo, args.root)
-            if len(unknown) == len(todo):
-                print("estimated cost: unknown, no committed run has the config of any of these cells "
-                      "(estimate from benchmarks/results/arch_cost.json)")
-            else:
-                print(f"estimated cost: {seconds / 3600:.2f} CPU-hours for {len(todo) - len(unknown)} of the "
-                      f"{len(todo)} cells (median wall time of {runs} committed runs of the same configs, any seed; "
-                      f"about {seconds / 3600 / args.workers:.2f} hours on {args.workers} workers)")
-                if unknown:
-                    print(f"  not estimated: {len(unknown)} cells with no committed run of their config, e.g. "
-                          f"{unknown[0].label}")
+            _print_estimate(todo, args.root, args.workers)
         return 0
     # The executor first: a scheduler that does not answer is refused before anything is written.
     with open_executor(args.workers, args.scheduler) as (executor, slots), experiment_lock(args.root, name):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nasdqn.batch import Cell, cell_status, estimate_cpu_seconds, load_grid
+from nasdqn.batch import Cell, cell_status, estimate_by_arch_cost, estimate_cpu_seconds, load_grid
 from nasdqn.cli import main
 from nasdqn.config import ConfigError
 from nasdqn.records import read_run, run_status
@@ -108,6 +108,18 @@ def test_local_pool_runs_the_grid_then_resumes_only_missing_cells(tmp_path, caps
     assert "2 ok, 0 not ok, 2 skipped" in capsys.readouterr().out
     assert all(run_status(c.out, c.config.config_hash) == "ok" for c in cells)
     assert all((out_dir / "evals.parquet").read_bytes() == data for out_dir, data in kept.items())
+    # A fixed network nobody ran at these settings is scaled from the committed fixed network's runs by
+    # the two cost ratios; a searching method, or a fixed network at other settings, is left unestimated.
+    small = [c for c in cells if c.config.method == "fixed-small"]
+    small_walls = sorted(json.loads((c.out / "meta.json").read_text())["wall_time"] for c in small)
+    wide = Cell(small[0].config.replace(method="fixed:relu-256x256"), small[0].out)
+    nas = next(c for c in cells if c.config.method == "nas")
+    elsewhere = Cell(wide.config.replace(lr=0.5), wide.out)
+    seconds, n, left = estimate_by_arch_cost([wide, nas, elsewhere], root, {"relu-32": 0.5, "relu-256x256": 2.0})
+    assert n == 1 and left == [nas, elsewhere]
+    assert seconds == pytest.approx(4 * sum(small_walls) / 2)  # the median of two runs is their mean
+    assert main(["batch", str(grid), "--root", str(root), "--dry-run", "--force"]) == 0
+    assert "estimated cost:" in capsys.readouterr().out
 
     assert main(["status", str(grid), "--root", str(root)]) == 0
     assert "tiny: 4 ok" in capsys.readouterr().out
