@@ -341,6 +341,23 @@ def heldout_td_text(premise: dict) -> str:
                else "does not simply follow capacity here."))
 
 
+def final_score_spread_text(table: pd.DataFrame, ranking: pd.DataFrame, method: str = "halving") -> str:
+    """Where a method's final-score gap comes from: its seeds' final scores, and the lowest seed's
+    deployed architecture with its hindsight rank by AUC (`ranking`: `hindsight_ranking`)."""
+    rows = table[table["method"] == method].sort_values("seed")
+    if rows.empty:
+        return ""
+    order = ranking.sort_values(["auc", "final_score"], ascending=False).index
+    worst = rows.loc[rows["final_score"].idxmin()]
+    rest = rows.drop(index=worst.name)["final_score"]
+    return (f"Per seed, {method}'s final scores are " + ", ".join(f"{v:.2f}" for v in rows["final_score"])
+            + f". The lowest, seed {int(worst['seed'])} ({worst['final_score']:.2f}), deployed "
+            f"`{worst['final_arch']}` (hindsight rank {list(order).index(worst['final_arch']) + 1} by AUC): its final "
+            f"greedy return is {worst['final_return']:.0f} against a peak of {worst['peak_return']:.0f} earlier in "
+            f"the run. The other seeds' final scores lie between "
+            f"{rest.min():.2f} and {rest.max():.2f}.")
+
+
 def population_update_table(result: dict) -> pd.DataFrame:
     """`benchmarks/population_update.py`'s result as a table: per hidden shape, its candidates' updates
     one after another against their stack's one update; then the whole population, and the lone

@@ -326,3 +326,16 @@ def test_heldout_td_text_counts_picks_over_every_checkpoint_and_seed():
     assert "most often `big` (3 of 4)" in words and "at 2 of 2 checkpoints" in words and "rewards capacity" in words
     premise["checkpoints"]["20000"]["td_spearman_vs_params"] = 0.6
     assert "does not simply follow capacity" in book.heldout_td_text(premise)
+
+
+def test_final_score_spread_text_names_the_lowest_seed_and_its_architecture():
+    from nasdqn import book
+
+    table = pd.DataFrame({"method": ["halving"] * 3 + ["nas"], "seed": [0, 1, 2, 0],
+                          "final_score": [0.97, 0.5, 0.95, 0.1], "final_arch": ["a", "b", "a", "c"],
+                          "final_return": [-430.0, -600.0, -440.0, -900.0], "peak_return": [-420.0, -425.0, -430.0, -800.0]})
+    ranking = pd.DataFrame({"auc": [0.9, 0.8, 0.7], "final_score": [0.9, 0.9, 0.9]}, index=["a", "c", "b"])
+    words = book.final_score_spread_text(table, ranking)
+    assert words.startswith("Per seed, halving's final scores are 0.97, 0.50, 0.95.")
+    assert "seed 1 (0.50), deployed `b` (hindsight rank 3 by AUC)" in words and "-600 against a peak of -425" in words
+    assert words.endswith("lie between 0.95 and 0.97.") and book.final_score_spread_text(table, ranking, "x") == ""
