@@ -140,7 +140,8 @@ def main() -> None:
           f"loop / fixed-large {result['loop_over_fixed_large']:.1f}; "
           f"stacked / fixed-large {result['stacked_over_fixed_large']:.1f}")
     for shape, v in result["per_shape"].items():
-        print(f"{shape:>13}: loop {v['loop_ms']:.3f} ms, stacked {v['stacked_ms']:.3f} ms ({v['stacked_over_loop']:.2f})")
+        print(f"{shape:>13}: loop {v['loop_ms']:.3f} ms, stacked {v['stacked_ms']:.3f} ms "
+              f"({v['stacked_over_loop']:.2f})")
 
 
 if __name__ == "__main__":

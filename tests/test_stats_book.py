@@ -271,8 +271,9 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
 
 
 def test_compute_matched_text_names_the_grid_the_matching_and_both_cpu_times():
-    from nasdqn import book
     from types import SimpleNamespace as NS
+
+    from nasdqn import book
 
     def run(method: str, minutes: float):
         return NS(meta={"wall_time": 60 * minutes}, config=NS(method=method))
@@ -333,7 +334,8 @@ def test_final_score_spread_text_names_the_lowest_seed_and_its_architecture():
 
     table = pd.DataFrame({"method": ["halving"] * 3 + ["nas"], "seed": [0, 1, 2, 0],
                           "final_score": [0.97, 0.5, 0.95, 0.1], "final_arch": ["a", "b", "a", "c"],
-                          "final_return": [-430.0, -600.0, -440.0, -900.0], "peak_return": [-420.0, -425.0, -430.0, -800.0]})
+                          "final_return": [-430.0, -600.0, -440.0, -900.0],
+                          "peak_return": [-420.0, -425.0, -430.0, -800.0]})
     ranking = pd.DataFrame({"auc": [0.9, 0.8, 0.7], "final_score": [0.9, 0.9, 0.9]}, index=["a", "c", "b"])
     words = book.final_score_spread_text(table, ranking)
     assert words.startswith("Per seed, halving's final scores are 0.97, 0.50, 0.95.")
