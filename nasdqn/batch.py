@@ -21,9 +21,10 @@ import itertools
 import math
 import os
 import signal
+import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -438,17 +439,17 @@ def _seedless_hash(config: RunConfig) -> str:
     return config.replace(seed=0, experiment="estimate").config_hash
 
 
-def estimate_cpu_seconds(cells: Iterable[Cell], root: str | Path) -> tuple[float, int, list[Cell]]:
+def estimate_cpu_seconds(cells: Iterable[Cell], root: str | Path,
+                         walls: Sequence[tuple[RunConfig, float]] | None = None) -> tuple[float, int, list[Cell]]:
     """What running `cells` should cost, from the committed runs of the same configs (other seeds,
     any experiment) under `root`: the sum of their median wall times (one core per run), how many
-    committed runs that rests on, and the cells with no such run (left out of the sum)."""
-    import statistics
-
+    committed runs that rests on, and the cells with no such run (left out of the sum). `walls`:
+    `committed_walls(root)` when the caller has already read it."""
     wanted: dict[str, list[Cell]] = {}
     for cell in cells:
         wanted.setdefault(_seedless_hash(cell.config), []).append(cell)
     seconds: dict[str, list[float]] = {}
-    for config, wall in _committed_walls(root):
+    for config, wall in committed_walls(root) if walls is None else walls:
         key = _seedless_hash(config)
         if key in wanted:
             seconds.setdefault(key, []).append(wall)
@@ -457,39 +458,41 @@ def estimate_cpu_seconds(cells: Iterable[Cell], root: str | Path) -> tuple[float
     return total, sum(len(v) for v in seconds.values()), unknown
 
 
-def _committed_walls(root: str | Path) -> Iterator[tuple[RunConfig, float]]:
-    """(config, wall time) of every finished run under `root` that says what it cost."""
+def committed_walls(root: str | Path) -> list[tuple[RunConfig, float]]:
+    """(config, wall time) of every finished run under `root` that says what it cost (one read of
+    every run's metadata: the estimators share it)."""
+    out = []
     for meta_path in Path(root, "runs").glob("*/*/*/seed=*/meta.json"):
         try:
             meta = read_meta(meta_path.parent)
             if meta["status"] != "ok" or not meta.get("wall_time"):
                 continue
-            yield RunConfig.from_dict(meta["config"]), float(meta["wall_time"])
+            out.append((RunConfig.from_dict(meta["config"]), float(meta["wall_time"])))
         except (RunDirError, ValueError, KeyError, TypeError):
             continue  # a damaged or foreign run directory says nothing about cost
+    return out
 
 
-def estimate_by_arch_cost(cells: Iterable[Cell], root: str | Path, costs: Mapping[str, float]
-                          ) -> tuple[float, int, list[Cell]]:
+def estimate_by_arch_cost(cells: Iterable[Cell], root: str | Path, costs: Mapping[str, float],
+                          walls: Sequence[tuple[RunConfig, float]] | None = None) -> tuple[float, int, list[Cell]]:
     """For fixed-network cells no committed run shares a config with: scale the committed runs of
     another fixed architecture on the same settings by the two architectures' cost per step
     (`costs`, e.g. benchmarks/results/arch_cost.json's ratios). The reference is the committed
     architecture nearest in cost, since the ratios were measured at the paper's settings and stretch
-    at other batch sizes and update rates. Returns the seconds, the cells estimated, and the rest."""
-    import statistics
+    at other batch sizes and update rates. Returns the seconds, the cells estimated, and the rest.
+    `walls`: `committed_walls(root)` when the caller has already read it."""
+    def settings(config: RunConfig) -> str:  # the network left out too: every fixed method as fixed-medium
+        return _seedless_hash(config.replace(method="fixed-medium"))
 
-    def settings(config: RunConfig) -> str:  # the config with the network, seed and experiment left out
-        return config.replace(seed=0, experiment="estimate", method="fixed-medium").config_hash
-
-    walls: dict[str, dict[str, list[float]]] = {}
-    for config, wall in _committed_walls(root):
+    by_arch: dict[str, dict[str, list[float]]] = {}
+    for config, wall in committed_walls(root) if walls is None else walls:
         arch = method_arch(config.method)
         if arch in costs:
-            walls.setdefault(settings(config), {}).setdefault(arch, []).append(wall)
+            by_arch.setdefault(settings(config), {}).setdefault(arch, []).append(wall)
     total, done, left = 0.0, 0, []
     for cell in cells:
         arch = method_arch(cell.config.method)
-        known = walls.get(settings(cell.config), {}) if arch in costs else {}
+        known = by_arch.get(settings(cell.config), {}) if arch in costs else {}
         if not known:
             left.append(cell)
             continue

@@ -100,12 +100,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _print_estimate(todo: list, root: str, workers: int) -> None:
     """The dry run's cost estimate: from committed runs of the same configs, then, for fixed networks
     nobody ran at these settings, scaled from another architecture's runs by the measured cost ratios."""
-    from nasdqn.batch import estimate_by_arch_cost, estimate_cpu_seconds
+    from nasdqn.batch import committed_walls, estimate_by_arch_cost, estimate_cpu_seconds
     from nasdqn.book import arch_costs
 
-    seconds, runs, unknown = estimate_cpu_seconds(todo, root)
+    walls = committed_walls(root)
+    seconds, runs, unknown = estimate_cpu_seconds(todo, root, walls)
     costs = arch_costs()
-    scaled, n_scaled, unknown = estimate_by_arch_cost(unknown, root, {} if costs is None else costs.to_dict())
+    scaled, n_scaled, unknown = estimate_by_arch_cost(unknown, root, {} if costs is None else costs.to_dict(), walls)
     total, n = seconds + scaled, len(todo) - len(unknown)
     if not n:
         print("estimated cost: unknown, no committed run has the config of any of these cells, nor (for fixed "
