@@ -509,6 +509,9 @@ def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
     it is shown, as `best_fixed` with the difference and its CI, but the verdict uses all three."""
     comp = compare_by_task(table, metric, method, [*baselines, control])
     fixed, ctrl = comp["against"].isin(baselines), comp["against"] == control
+    # What a "ties" could have missed: the effect found with 80% power at Holm's strictest step over the
+    # fixed comparisons (alpha / their number), so a conservative bound, not the uncorrected one.
+    strictest = ALPHA / max(int(fixed.sum()), 1)
     comp.loc[fixed, "p_holm"] = S.holm(comp.loc[fixed, "welch_p"])
     comp.loc[ctrl, "p_holm"] = S.holm(comp.loc[ctrl, "welch_p"])
     comp["better"] = (comp["difference"] > 0) & (comp["p_holm"] < ALPHA)
@@ -520,9 +523,13 @@ def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
         best = str(means.idxmax() if metric.higher_is_better else means.idxmin())
         vs_best = f.set_index("against").loc[best]
         vs_control = c.set_index("against").loc[control] if control in set(c["against"]) else None
+        arm = table[table["env"] == env]
+        ours, theirs = (_oriented(arm[arm["method"] == m], metric) for m in (method, best))
         rows.append({
             "env": env, "best_fixed": best, "fixed_difference": vs_best["difference"],
             "fixed_low": vs_best["diff_low"], "fixed_high": vs_best["diff_high"],
+            "fixed_poi": vs_best["poi"], "fixed_poi_low": vs_best["poi_low"], "fixed_poi_high": vs_best["poi_high"],
+            "fixed_mde": S.minimum_detectable_effect(ours, theirs, alpha=strictest),
             "better_than": int(f["better"].sum()), "worse_than": int(f["worse"].sum()),
             "verdict": "helps" if f["better"].all() else ("hurts" if f["worse"].any() else "ties"),
             "control_difference": np.nan if vs_control is None else vs_control["difference"],
@@ -623,6 +630,21 @@ def aggregate(table: pd.DataFrame, metric: str, statistic=S.iqm) -> pd.DataFrame
         rows.append({"method": method, metric: point, "low": low, "high": high, "tasks": len(groups),
                      "runs": len(g)})
     return pd.DataFrame(rows).set_index("method")
+
+
+def average_improvement(table: pd.DataFrame, metric: str, method: str, others: Sequence[str]) -> pd.DataFrame:
+    """Per other method: the average over tasks of P(a run of `method` beats a run of it) on `metric`
+    (higher is better), with a stratified-bootstrap CI, over the tasks where both have runs."""
+    rows = []
+    for other in others:
+        pairs = [tuple(g.loc[g["method"] == m, metric].to_numpy(float) for m in (method, other))
+                 for _, g in table.groupby("env", sort=False)]
+        pairs = [(x, y) for x, y in pairs if len(x) and len(y)]
+        if not pairs:
+            continue
+        point, low, high = S.average_probability_of_improvement_ci([x for x, _ in pairs], [y for _, y in pairs])
+        rows.append({"against": other, "poi": point, "low": low, "high": high, "tasks": len(pairs)})
+    return pd.DataFrame(rows).set_index("against") if rows else pd.DataFrame(columns=["poi", "low", "high", "tasks"])
 
 
 def profiles(table: pd.DataFrame, metric: str, taus: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:

@@ -959,6 +959,30 @@ def joined_experiment(name: str, parts: Sequence[Experiment]) -> Experiment:
                       pd.concat([e.metrics for e in parts], ignore_index=True))
 
 
+def with_paper_task(tasks: Experiment, paper: Experiment | None) -> Experiment:
+    """The other tasks' grid with the paper's pendulum as one more task (its own grid, budget and
+    settings), keeping only the paper grid's methods that the other grid also ran: the six-task set
+    the aggregates are computed over. Scores are normalised alike (0 random, 1 the task's reference)."""
+    if paper is None or paper.metrics.empty:
+        return tasks
+    shared = set(tasks.metrics["method"])
+    kept = Experiment(paper.name, [r for r in paper.runs if r.config.method in shared], [],
+                      paper.metrics[paper.metrics["method"].isin(shared)])
+    return joined_experiment(f"{tasks.name}+{paper.name}", [tasks, kept])
+
+
+def across_tasks_text(table: pd.DataFrame, method: str, others: Sequence[str], metric: str = "final_score") -> str:
+    """One sentence: `method`'s average probability of improvement over each of `others` across the
+    tasks of `table` (`analysis.average_improvement`), with its interval and the tasks it spans."""
+    poi = analysis.average_improvement(table, metric, method, others)
+    if poi.empty:
+        return f"`{method}` shares no task with {', '.join(others)}."
+    parts = [f"`{o}` {ci_text(*poi.loc[o, ['poi', 'low', 'high']])}" for o in poi.index]
+    spans = sorted(set(poi["tasks"]))
+    return (f"Average probability that a `{method}` run beats a run of the other method on the same task "
+            f"(0.5: no difference; {' or '.join(str(t) for t in spans)} tasks): " + "; ".join(parts) + ".")
+
+
 ARCH_COST_FILES = ("arch_cost.json", "arch_cost_reported.json")  # the default space's, then the reported one's
 
 

@@ -51,20 +51,43 @@ def stratified_bootstrap_ci(groups: Sequence[np.ndarray], statistic: Callable[[n
     return point, float(min(low, point)), float(max(high, point))
 
 
+def across_tasks_ci(tasks: Sequence[Sequence[np.ndarray]], per_task: Callable[..., np.ndarray],
+                    confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+                    ) -> tuple[float, float, float]:
+    """The mean over tasks of `per_task(*arms, axis=-1)`, every task weighing the same whatever its
+    number of runs, with a stratified-bootstrap CI: each arm of each task resampled on its own. `tasks`
+    holds one tuple of arms per task (one array per method compared), all tasks with the same arity."""
+    tasks = [tuple(np.asarray(a, dtype=float) for a in arms) for arms in tasks]
+    arity = {len(arms) for arms in tasks}
+    if len(arity) != 1 or not tasks:
+        raise ValueError(f"every task needs the same number of arms, got {sorted(arity)}")
+    k = arity.pop()
+    point = float(np.mean([per_task(*arms, axis=-1) for arms in tasks]))
+    flat = tuple(a for arms in tasks for a in arms)
+    if all(len(a) < 2 for a in flat):
+        return point, point, point
+
+    def across(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean([per_task(*samples[i:i + k], axis=axis) for i in range(0, len(samples), k)], axis=0)
+
+    res = sps.bootstrap(flat, across, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                        vectorized=True, paired=False, rng=np.random.default_rng(seed))
+    low, high = res.confidence_interval
+    return point, float(min(low, point)), float(max(high, point))
+
+
 def performance_profile(groups: Sequence[np.ndarray], taus: np.ndarray, confidence: float = 0.95,
                         n_resamples: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Score distribution (Agarwal et al. 2021): for each threshold tau, the fraction of runs over
-    all tasks whose score exceeds tau, with stratified-bootstrap CIs. Every task must have the same
-    number of runs, so that pooling them weighs the tasks equally."""
-    if len({len(g) for g in groups}) != 1:
-        raise ValueError(f"performance_profile needs as many runs in every task, got {[len(g) for g in groups]}")
+    """Score distribution (Agarwal et al. 2021): for each threshold tau, the fraction of runs whose
+    score exceeds tau, averaged over the tasks (so that a task with more seeds weighs no more; with
+    equal counts it is the pooled fraction), with stratified-bootstrap CIs."""
     taus = np.asarray(taus, dtype=float)
     out = np.empty((3, len(taus)))
     for i, tau in enumerate(taus):
-        def above(values: np.ndarray, axis: int = 0, tau: float = tau) -> np.ndarray:
+        def above(values: np.ndarray, axis: int = -1, tau: float = tau) -> np.ndarray:
             return (values > tau).mean(axis=axis)
 
-        out[:, i] = stratified_bootstrap_ci(groups, above, confidence, n_resamples, seed)
+        out[:, i] = across_tasks_ci([(g,) for g in groups], above, confidence, n_resamples, seed)
     return out[0], out[1], out[2]
 
 
@@ -81,27 +104,32 @@ def top_k_probability(groups: dict[str, np.ndarray], k: int, n_resamples: int = 
     return dict(zip(names, (means >= kth).mean(axis=0).tolist(), strict=True))
 
 
+def _improvement(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """P(A > B) + P(A = B) / 2 over all pairs of `a`'s and `b`'s runs along `axis` (vectorised)."""
+    a, b = np.moveaxis(a, axis, -1)[..., :, None], np.moveaxis(b, axis, -1)[..., None, :]
+    return ((a > b) + 0.5 * (a == b)).mean(axis=(-2, -1))
+
+
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     """P(X > Y) + P(X = Y) / 2 for a run X of one method and a run Y of another (Agarwal et al. 2021):
     the Mann-Whitney U statistic over all pairs, divided by their number."""
-    x, y = np.asarray(x, dtype=float)[:, None], np.asarray(y, dtype=float)[None, :]
-    return float(((x > y) + 0.5 * (x == y)).mean())
+    return float(_improvement(np.asarray(x, dtype=float), np.asarray(y, dtype=float)))
 
 
 def probability_of_improvement_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
                                   seed: int = 0) -> tuple[float, float, float]:
     """Probability of improvement with a bootstrap CI (runs of each method resampled separately)."""
-    point = probability_of_improvement(x, y)
+    return across_tasks_ci([(x, y)], _improvement, confidence, n_resamples, seed)
 
-    def poi(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        a, b = np.moveaxis(a, axis, -1)[..., :, None], np.moveaxis(b, axis, -1)[..., None, :]
-        return ((a > b) + 0.5 * (a == b)).mean(axis=(-2, -1))
 
-    res = sps.bootstrap((np.asarray(x, float), np.asarray(y, float)), poi, confidence_level=confidence,
-                        n_resamples=n_resamples, method="percentile", vectorized=True, paired=False,
-                        rng=np.random.default_rng(seed))
-    low, high = res.confidence_interval
-    return point, float(min(low, point)), float(max(high, point))
+def average_probability_of_improvement_ci(treated: Sequence[np.ndarray], reference: Sequence[np.ndarray],
+                                          confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+                                          ) -> tuple[float, float, float]:
+    """Agarwal et al.'s average probability of improvement: the mean over tasks of each task's P(X > Y),
+    with a stratified-bootstrap CI (each task's runs of each method resampled separately)."""
+    if len(treated) != len(reference):
+        raise ValueError(f"need one reference group per treated group, got {len(treated)} and {len(reference)}")
+    return across_tasks_ci(list(zip(treated, reference, strict=True)), _improvement, confidence, n_resamples, seed)
 
 
 def mean_difference_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,

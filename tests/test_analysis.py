@@ -141,6 +141,27 @@ def test_task_verdicts_helps_hurts_ties_against_the_best_fixed_network():
     assert out.loc["A", "fixed_difference"] == pytest.approx(0.3, abs=0.05)
     assert out["beats_control"].to_dict() == {"A": True, "B": True, "C": True}
     assert out["better_than"].to_dict() == {"A": 3, "B": 1, "C": 0} and out.loc["B", "worse_than"] >= 1
+    # Against the best fixed network: A always better (P = 1), B never (0), C the same runs (0.5).
+    assert out["fixed_poi"].to_dict() == {"A": 1.0, "B": 0.0, "C": 0.5}
+    # C has no difference and no spread between arms' means beyond noise: its detectable effect is the
+    # noise's scale, far below the 0.3 effects found on A and B; A's and B's are positive too.
+    assert (out["fixed_mde"] > 0).all() and out.loc["C", "fixed_mde"] < 0.1
+    wider = analysis.task_verdicts(pd.DataFrame(rows), analysis.Metric("final_score", "final score"),
+                                   baselines=("fixed-small", "fixed-medium"))
+    # Fewer comparisons, a milder Holm bound: the same seeds detect a smaller effect.
+    assert wider.loc["A", "best_fixed"] == "fixed-medium" and wider.loc["A", "fixed_mde"] < out.loc["A", "fixed_mde"]
+
+
+def test_average_improvement_over_tasks_where_both_ran():
+    table = pd.DataFrame({
+        "env": ["A"] * 4 + ["B"] * 6 + ["C"] * 2,
+        "method": ["nas", "nas", "fixed", "fixed"] + ["nas"] * 3 + ["fixed"] * 3 + ["nas", "nas"],
+        "final_score": [1.0, 2.0, 0.0, 0.5] + [0.0, 0.0, 0.0, 1.0, 1.0, 1.0] + [5.0, 5.0],
+    })
+    out = analysis.average_improvement(table, "final_score", "nas", ["fixed", "absent"])
+    # A: nas always better (1), B: never (0); C has no fixed runs and is left out.
+    assert list(out.index) == ["fixed"] and out.loc["fixed", "tasks"] == 2
+    assert out.loc["fixed", "poi"] == pytest.approx(0.5)
 
 
 def test_transfer_effects_per_task_and_metric():
@@ -453,3 +474,23 @@ def test_selection_quality_counts_top_quarter_picks_and_tests_them_against_chanc
     table.loc[(table["method"] == "halving") & (table["seed"] >= 6), "final_arch"] = archs[-1]
     q = analysis.selection_quality(table, ranking, "halving", "halving-random")
     assert q["top"] == 6 and not q["met"]
+
+
+def test_the_paper_pendulum_joins_the_other_tasks_with_the_methods_both_ran(tmp_path, monkeypatch):
+    from nasdqn import book
+
+    monkeypatch.setenv("NASDQN_CACHE", str(tmp_path))
+    levels = (("nas", 0.9), ("fixed-small", 0.2), ("random-freeze", 0.5))
+    paper_runs = [make_run(m, s, [0.1, level]) for m, level in levels for s in range(3)]
+    paper = book.Experiment("paper", paper_runs, [], analysis.run_metrics(paper_runs))
+    other = pd.DataFrame({"env": ["A"] * 4, "method": ["nas", "nas", "fixed-small", "fixed-small"],
+                          "final_score": [0.0, 0.1, 0.5, 0.6]})
+    six = book.with_paper_task(book.Experiment("envs", [], [], other), paper)
+    assert six.name == "envs+paper" and set(six.metrics["method"]) == {"nas", "fixed-small"}
+    assert {r.config.method for r in six.runs} == {"nas", "fixed-small"} and len(six.runs) == 6
+    assert six.metrics.groupby("env").size().to_dict() == {"A": 4, paper.metrics["env"].iloc[0]: 6}
+    # nas loses every pair on A and wins every pair on the pendulum: 0.5 on average over the two tasks.
+    text = book.across_tasks_text(six.metrics, "nas", ["fixed-small", "random-freeze"])
+    assert "`fixed-small` 0.50 [0.50, 0.50]" in text and "2 tasks" in text
+    assert "random-freeze" not in text  # the other grid never ran it: not a shared method
+    assert book.with_paper_task(six, None) is six

@@ -82,8 +82,25 @@ def test_performance_profile_by_hand_and_refusal():
     point, low, high = performance_profile(groups, [0.0, 0.45, 0.95])
     np.testing.assert_allclose(point, [10 / 15, 8 / 15, 4 / 15])
     assert (low <= point).all() and (point <= high).all() and high[1] > low[1]
-    with pytest.raises(ValueError, match="as many runs in every task"):
-        performance_profile([np.zeros(3), np.zeros(4)], [0.5])
+    # Unequal seed counts: each task weighs the same (2 of 2 above, 1 of 4 above: (1 + 1/4) / 2).
+    point, low, high = performance_profile([np.array([0.9, 0.8]), np.array([0.9, 0.1, 0.2, 0.3])], [0.5])
+    assert point[0] == pytest.approx(0.625) and low[0] <= 0.625 <= high[0] and low[0] < high[0]
+
+
+def test_average_probability_of_improvement_weighs_tasks_alike():
+    from nasdqn.stats import across_tasks_ci, average_probability_of_improvement_ci
+
+    # Task 1: treated always better (1.0); task 2 (more runs): never (0.0); task 3: all tied (0.5).
+    treated = [np.array([2.0, 3.0]), np.zeros(6), np.ones(3)]
+    reference = [np.array([0.0, 1.0]), np.ones(6), np.ones(3)]
+    point, low, high = average_probability_of_improvement_ci(treated, reference)
+    assert point == pytest.approx(0.5) and low <= 0.5 <= high
+    # Bootstrap resamples keep each task's P within [0, 1]: task 1 stays 1, task 2 stays 0, task 3 0.5.
+    assert low == pytest.approx(0.5) and high == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="one reference group per treated group"):
+        average_probability_of_improvement_ci(treated, reference[:2])
+    with pytest.raises(ValueError, match="same number of arms"):
+        across_tasks_ci([(np.zeros(2),), (np.zeros(2), np.zeros(2))], lambda *a, axis=-1: a[0].mean(axis=axis))
 
 
 def test_committed_transfer_pairs_differ_only_in_the_transferred_controller():
