@@ -339,6 +339,39 @@ def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "fina
     return table.reset_index(drop=True)
 
 
+def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence[str],
+                             reference: str = "fixed-medium", metric: str = "auc") -> pd.DataFrame:
+    """Per task and searching method: its mean `metric`, the difference to the task's hindsight best
+    (rank 1 of `task_hindsight` on `sweep`; its sweep runs, seeds apart from `table`'s) and to
+    `reference` (in `table`), both with bootstrap CIs; how many runs deployed an architecture of the
+    hindsight top quarter; and one run's CPU time as a share of the whole sweep's on that task."""
+    ranked = task_hindsight(sweep, metric)
+    rows = []
+    for env, task in table.groupby("env", sort=False):
+        hind = ranked[ranked["env"] == env].set_index("arch")
+        if hind.empty:
+            continue
+        best = str(hind.index[hind["rank"] == 1][0])
+        best_runs = sweep.loc[(sweep["env"] == env) & (sweep["method"] == f"fixed:{best}"), metric].to_numpy(float)
+        ref_runs = task.loc[task["method"] == reference, metric].to_numpy(float)
+        for method in methods:
+            g = task[task["method"] == method]
+            if g.empty:
+                continue
+            x = g[metric].to_numpy(float)
+            vs_best = S.mean_difference_ci(x, best_runs) if len(x) > 1 and len(best_runs) > 1 else (np.nan,) * 3
+            vs_ref = S.mean_difference_ci(x, ref_runs) if len(x) > 1 and len(ref_runs) > 1 else (np.nan,) * 3
+            deployed = g["final_arch"].map(hind["top_quarter"]).fillna(False).astype(bool)
+            rows.append({
+                "env": env, "method": method, metric: float(x.mean()), "hindsight_best": best,
+                "best_difference": vs_best[0], "best_low": vs_best[1], "best_high": vs_best[2],
+                "reference_difference": vs_ref[0], "reference_low": vs_ref[1], "reference_high": vs_ref[2],
+                "top_quarter_runs": int(deployed.sum()), "runs": len(g),
+                "cost_share": float(np.median(g["sec_per_step"] * g["steps"]) / hind["cpu_seconds"].sum()),
+            })
+    return pd.DataFrame(rows)
+
+
 def belief_table(runs: Sequence[RunResult]) -> pd.DataFrame:
     """The learned controller's posterior probability that each architecture is the best, at every
     decision of every run (tidy: method, seed, step, arch, p_best)."""

@@ -494,3 +494,23 @@ def test_the_paper_pendulum_joins_the_other_tasks_with_the_methods_both_ran(tmp_
     assert "`fixed-small` 0.50 [0.50, 0.50]" in text and "2 tasks" in text
     assert "random-freeze" not in text  # the other grid never ran it: not a shared method
     assert book.with_paper_task(six, None) is six
+
+
+def test_search_against_hindsight_per_task():
+    def rows(env, method, values, arch="relu-32", seconds=1.0):
+        return [{"env": env, "method": method, "seed": i, "auc": v, "final_score": v, "final_arch": arch,
+                 "sec_per_step": seconds, "steps": 100} for i, v in enumerate(values)]
+
+    # Task A's sweep: relu-64 best (0.9), then relu-32 (0.5), tanh-32 (0.3), tanh-64 (0.1); each run 100 s.
+    sweep = pd.DataFrame(rows("A", "fixed:relu-64", [0.88, 0.9, 0.92]) + rows("A", "fixed:relu-32", [0.5, 0.5, 0.5])
+                         + rows("A", "fixed:tanh-32", [0.3, 0.3, 0.3]) + rows("A", "fixed:tanh-64", [0.1, 0.1, 0.1]))
+    table = pd.DataFrame(rows("A", "nas", [0.7, 0.7, 0.7], arch="relu-64", seconds=3.0)
+                         + rows("A", "fixed-medium", [0.6, 0.6, 0.6])
+                         + rows("B", "nas", [0.1, 0.2]))  # B has no sweep: left out
+    out = analysis.search_against_hindsight(table, sweep, ["nas", "random"]).set_index(["env", "method"])
+    r = out.loc[("A", "nas")]
+    assert list(out.index) == [("A", "nas")] and r["hindsight_best"] == "relu-64"
+    assert r["best_difference"] == pytest.approx(-0.2) and r["best_high"] < 0
+    assert r["reference_difference"] == pytest.approx(0.1)
+    # Every nas run deployed relu-64, the top quarter (1 of 4); one nas run (300 s) against the 1200 s sweep.
+    assert (r["top_quarter_runs"], r["runs"]) == (3, 3) and r["cost_share"] == pytest.approx(0.25)
