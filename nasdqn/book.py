@@ -347,15 +347,14 @@ def final_score_spread_text(table: pd.DataFrame, ranking: pd.DataFrame, method: 
     rows = table[table["method"] == method].sort_values("seed")
     if rows.empty:
         return ""
-    order = ranking.sort_values(["auc", "final_score"], ascending=False).index
     worst = rows.loc[rows["final_score"].idxmin()]
+    rank = int(ranking.loc[worst["final_arch"], "rank"])
     rest = rows.drop(index=worst.name)["final_score"]
     return (f"Per seed, {method}'s final scores are " + ", ".join(f"{v:.2f}" for v in rows["final_score"])
             + f". The lowest, seed {int(worst['seed'])} ({worst['final_score']:.2f}), deployed "
-            f"`{worst['final_arch']}` (hindsight rank {list(order).index(worst['final_arch']) + 1} by AUC): its final "
-            f"greedy return is {worst['final_return']:.0f} against a peak of {worst['peak_return']:.0f} earlier in "
-            f"the run. The other seeds' final scores lie between "
-            f"{rest.min():.2f} and {rest.max():.2f}.")
+            f"`{worst['final_arch']}` (hindsight rank {rank} by AUC): its final greedy return is "
+            f"{worst['final_return']:.0f} against a peak of {worst['peak_return']:.0f} earlier in the run. The other "
+            f"seeds' final scores lie between {rest.min():.2f} and {rest.max():.2f}.")
 
 
 def population_update_table(result: dict) -> pd.DataFrame:
@@ -379,7 +378,8 @@ def population_update_text(result: dict) -> str:
     """What one update of the whole population costs, stacked and not, against the lone fixed networks."""
     ms, shapes = result["ms_per_update_step"], result["per_shape"]
     ratios = [v["stacked_over_loop"] for v in shapes.values()]
-    wide = [k for k in shapes if max(map(int, k.split("x"))) == 256]
+    widest = max(max(map(int, k.split("x"))) for k in shapes)
+    wide = [k for k in shapes if max(map(int, k.split("x"))) == widest]
     wide_share = sum(shapes[k]["stacked_ms"] for k in wide) / sum(v["stacked_ms"] for v in shapes.values())
     load = result.get("load_average")
     return (f"One update of all {result['candidates']} candidates on a shared minibatch costs {ms['stacked']:.1f} ms "
@@ -389,7 +389,7 @@ def population_update_text(result: dict) -> str:
             f"{result['stacked_over_fixed_medium']:.0f} times one `fixed-medium` update. Timed one shape at a time, "
             f"a stack costs {min(ratios):.2f} to {max(ratios):.2f} times its members' updates in turn (faster on "
             f"{sum(r < 1 for r in ratios)} of {len(ratios)} shapes): with two members per stack there is little "
-            f"overhead to share, and the width-256 stacks, whose arithmetic no stacking reduces, take "
+            f"overhead to share, and the width-{widest} stacks, whose arithmetic no stacking reduces, take "
             f"{wide_share:.0%} of the time. The population's update costs about the sum of its candidates' "
             f"standalone updates. Measured side by side in one process, one torch thread, medians of "
             f"{result['reps']} repetitions of {result['updates']} updates (`benchmarks/population_update.py`)"
