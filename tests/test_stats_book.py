@@ -353,7 +353,7 @@ def test_final_score_spread_text_names_the_lowest_seed_and_its_architecture():
                           "final_score": [0.97, 0.5, 0.95, 0.1], "final_arch": ["a", "b", "a", "c"],
                           "final_return": [-430.0, -600.0, -440.0, -900.0],
                           "peak_return": [-420.0, -425.0, -430.0, -800.0]})
-    ranking = pd.DataFrame({"auc": [0.9, 0.8, 0.7], "final_score": [0.9, 0.9, 0.9]}, index=["a", "c", "b"])
+    ranking = pd.DataFrame({"rank": [1, 2, 3], "auc": [0.9, 0.8, 0.7]}, index=["a", "c", "b"])  # hindsight_ranking's
     words = book.final_score_spread_text(table, ranking)
     assert words.startswith("Per seed, halving's final scores are 0.97, 0.50, 0.95.")
     assert "seed 1 (0.50), deployed `b` (hindsight rank 3 by AUC)" in words and "-600 against a peak of -425" in words
