@@ -541,6 +541,11 @@ def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
     the same data and testing against it alone would be biased toward `hurts` (the winner's curse);
     it is shown, as `best_fixed` with the difference and its CI, but the verdict uses all three."""
     comp = compare_by_task(table, metric, method, [*baselines, control])
+    # A task is judged only where every fixed comparison could be made (two runs an arm or more).
+    judged = [e for e, c in comp.groupby("env", sort=False) if set(baselines) <= set(c["against"])] if len(comp) else []
+    if not judged:
+        return pd.DataFrame(columns=["env", "best_fixed", "verdict"]).set_index("env")
+    comp = comp[comp["env"].isin(judged)].copy()
     fixed, ctrl = comp["against"].isin(baselines), comp["against"] == control
     # What a "ties" could have missed: the effect found with 80% power at Holm's strictest step over the
     # fixed comparisons (alpha / their number), so a conservative bound, not the uncorrected one.

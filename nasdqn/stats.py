@@ -42,10 +42,15 @@ def stratified_bootstrap_ci(groups: Sequence[np.ndarray], statistic: Callable[[n
     if all(len(g) < 2 for g in groups):
         return point, point, point
 
-    def pooled(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
-        return statistic(np.concatenate(samples, axis=axis), axis=axis)
+    # A one-run task resamples to itself; scipy refuses such a sample, so it joins every resample as a constant.
+    singles = np.concatenate([g for g in groups if len(g) < 2] or [np.empty(0)])
+    varying = tuple(g for g in groups if len(g) >= 2)
 
-    res = sps.bootstrap(tuple(groups), pooled, confidence_level=confidence, n_resamples=n_resamples,
+    def pooled(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        constant = np.broadcast_to(singles, samples[0].shape[:-1] + singles.shape)
+        return statistic(np.concatenate([*samples, constant], axis=-1), axis=-1)
+
+    res = sps.bootstrap(varying, pooled, confidence_level=confidence, n_resamples=n_resamples,
                         method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(seed))
     low, high = res.confidence_interval
     return point, float(min(low, point)), float(max(high, point))

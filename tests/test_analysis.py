@@ -135,7 +135,15 @@ def test_task_verdicts_helps_hurts_ties_against_the_best_fixed_network():
             rows.append({"env": env, "method": "random", "seed": seed, "final_score": 0.0 + noise()})
             for m, v in zip(("fixed-small", "fixed-medium", "fixed-large"), fixed, strict=True):
                 rows.append({"env": env, "method": m, "seed": seed, "final_score": v + noise()})
+    # Task D: one nas run so far (a grid still running), so nothing on D can be judged yet.
+    rows += [{"env": "D", "method": m, "seed": seed, "final_score": 0.5 + 0.01 * seed}
+             for m in ("fixed-small", "fixed-medium", "fixed-large") for seed in range(3)]
+    rows.append({"env": "D", "method": "nas", "seed": 0, "final_score": 0.9})
     out = analysis.task_verdicts(pd.DataFrame(rows), analysis.Metric("final_score", "final score"))
+    assert list(out.index) == ["A", "B", "C"]
+    only_d = analysis.task_verdicts(pd.DataFrame([r for r in rows if r["env"] == "D"]),
+                                    analysis.Metric("final_score", "final score"))
+    assert only_d.empty and "verdict" in only_d.columns
     assert out.loc["A", "best_fixed"] == "fixed-medium" and out.loc["B", "best_fixed"] == "fixed-small"
     assert out["verdict"].to_dict() == {"A": "helps", "B": "hurts", "C": "ties"}
     assert out.loc["A", "fixed_difference"] == pytest.approx(0.3, abs=0.05)
@@ -150,6 +158,20 @@ def test_task_verdicts_helps_hurts_ties_against_the_best_fixed_network():
                                    baselines=("fixed-small", "fixed-medium"))
     # Fewer comparisons, a milder Holm bound: the same seeds detect a smaller effect.
     assert wider.loc["A", "best_fixed"] == "fixed-medium" and wider.loc["A", "fixed_mde"] < out.loc["A", "fixed_mde"]
+    from nasdqn import book
+
+    shown = book.verdict_table(out, control="random")
+    assert shown.loc["B", "verdict"] == "hurts" and shown.loc["A", "better than / worse than (of 3 fixed)"] == "3 / 0"
+    assert shown.loc["C", "P(NAS-DQN run > best fixed run) [95% CI]"].startswith("0.50")
+    text = book.verdict_text(out, out.loc[["A"]], control="random")
+    assert "On final score NAS-DQN helps on A; hurts on B; ties on C." in text
+    assert "it helps on A; hurts on none; ties on none" in text
+    assert "beats random on final score on 3 of the 3 tasks." in text
+    no_control = out.assign(control_difference=np.nan, beats_control=False)
+    text_without = book.verdict_text(no_control, no_control, control="random")
+    assert "Random has not run on these tasks yet." in text_without
+    # One task: its detectable difference alone, no range.
+    assert f"in final score and {out.loc['A', 'fixed_mde']:.2f} in AUC" in text
 
 
 def test_average_improvement_over_tasks_where_both_ran():

@@ -97,6 +97,10 @@ def test_stratified_bootstrap_keeps_each_task_and_pools_the_statistic():
     assert 0.55 < low <= point <= high < 0.75
     p2, l2, h2 = st.stratified_bootstrap_ci([a, b])  # IQM by default
     assert l2 <= p2 <= h2
+    # A task with one run resamples to itself: it shifts the pooled mean and every resample alike.
+    p3, l3, h3 = st.stratified_bootstrap_ci([a, np.array([10.0])], statistic=np.mean)
+    assert p3 == pytest.approx((a.sum() + 10.0) / 5)
+    assert (l3 - 10.0 / 5) * 5 / 4 >= a.min() - 1e-9 and (h3 - 10.0 / 5) * 5 / 4 <= a.max() + 1e-9 and l3 < p3 < h3
 
 
 def test_t_and_welch_intervals_by_hand():
