@@ -262,6 +262,37 @@ def task_hindsight_table(hindsight: pd.DataFrame, named: dict[str, str], best: i
     return pd.DataFrame(rows).T
 
 
+def plot_search_against_hindsight(against: pd.DataFrame, reference: str = "fixed-medium") -> plt.Figure:
+    """One panel per task: each searching method's AUC minus the task's hindsight best, with its 95%
+    CI (`analysis.search_against_hindsight`); the solid line at 0 is the hindsight best, the dotted
+    line where `reference` stands (its mean against the same best)."""
+    envs = list(dict.fromkeys(against["env"]))
+    methods = list(dict.fromkeys(against["method"]))
+    fig, axes = plt.subplots(1, len(envs), figsize=(3.6 * len(envs), 0.9 + 0.36 * len(methods)), squeeze=False,
+                             sharey=True)
+    for ax, env in zip(axes[0], envs, strict=True):
+        t = against[against["env"] == env].set_index("method")
+        for y, m in enumerate(methods):
+            if m not in t.index or not np.isfinite(t.loc[m, "best_difference"]):
+                continue
+            d, lo, hi = t.loc[m, ["best_difference", "best_low", "best_high"]]
+            ax.errorbar(d, y, xerr=[[d - lo], [hi - d]], fmt="o", color=method_colour(m), capsize=3)
+        ax.axvline(0, color="black", linewidth=1)
+        # Every method's pair of differences gives the reference's offset from the hindsight best.
+        offset = (t["best_difference"] - t["reference_difference"]).dropna()
+        if not offset.empty:
+            ax.axvline(float(offset.iloc[0]), color="grey", linestyle=":", linewidth=1.2)
+            ax.annotate(reference, (float(offset.iloc[0]), 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, -10), textcoords="offset points", fontsize="x-small", color="grey")
+        ax.set_yticks(range(len(methods)), methods, fontsize="small")
+        ax.set_ylim(len(methods) - 0.5, -0.8)
+        ax.set_title(f"{env} (best: {t['hindsight_best'].iloc[0]})", fontsize="small")
+        ax.set_xlabel("AUC minus hindsight best")
+        ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
 def selection_quality_text(q: dict) -> str:
     """The selection test's outcome in words (`analysis.selection_quality`)."""
     ranks = ", ".join(str(r) for r in q["ranks"].values())

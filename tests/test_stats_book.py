@@ -202,6 +202,29 @@ def test_architecture_counts_plot_in_hindsight_order():
     plt.close(fig)
 
 
+def test_search_against_hindsight_plot_marks_the_best_and_the_reference():
+    import matplotlib.pyplot as plt
+
+    from nasdqn import book
+
+    # Task A: fixed-medium stands 0.3 below the best (nas: -0.2 to the best, +0.1 to fixed-medium);
+    # task B's random has no interval (one run) and is not drawn.
+    against = pd.DataFrame({
+        "env": ["A", "A", "B", "B"], "method": ["nas", "random", "nas", "random"],
+        "hindsight_best": ["relu-64", "relu-64", "tanh-32", "tanh-32"],
+        "best_difference": [-0.2, -0.6, 0.05, np.nan], "best_low": [-0.3, -0.7, 0.0, np.nan],
+        "best_high": [-0.1, -0.5, 0.1, np.nan], "reference_difference": [0.1, -0.3, 0.15, np.nan]})
+    fig = book.plot_search_against_hindsight(against)
+    a, b = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == ["A (best: relu-64)", "B (best: tanh-32)"]
+    assert sorted(line.get_xdata()[0] for line in a.lines if line.get_linestyle() != "None") == \
+        pytest.approx([-0.3, 0.0])
+    assert [t.get_text() for t in a.texts] == ["fixed-medium"]
+    assert len(a.containers) == 2 and len(b.containers) == 1  # one error bar per method with an interval
+    assert [t.get_text() for t in a.get_yticklabels()] == ["nas", "random"]
+    plt.close(fig)
+
+
 def test_the_claims_tables_are_computed_once_per_input(tmp_path, monkeypatch):
     from nasdqn import book
 
