@@ -318,6 +318,25 @@ def hindsight_ranking(sweep: pd.DataFrame) -> pd.DataFrame:
                   "sec_per_step", "params", "seeds", "cpu_seconds"]]
 
 
+def search_choices(table: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """Per task and searching method (rows in `table`'s task order, then `methods`' order): the
+    architectures its runs deployed at the end, most frequent first with their counts, and the mean
+    number of switches and of switches that did not preserve the network's function."""
+    rows = []
+    for env, task in table.groupby("env", sort=False):
+        for method in methods:
+            g = task[task["method"] == method]
+            if g.empty:
+                continue
+            counts = g["final_arch"].value_counts()
+            rows.append({"env": env, "method": method,
+                         "final_architectures": ", ".join(f"{a} x{n}" for a, n in counts.items()),
+                         "switches_mean": round(float(g["switches"].mean()), 1),
+                         "breaking_switches_mean": round(float(g["breaking_switches"].mean()), 1)})
+    return pd.DataFrame(rows, columns=["env", "method", "final_architectures", "switches_mean",
+                                       "breaking_switches_mean"]).set_index(["env", "method"])
+
+
 def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "final_score") -> pd.DataFrame:
     """Per task, every swept architecture ranked by `metric` (the pre-registered one, AUC; `second`
     breaks ties), with its bootstrap CI and the bootstrap probability of being in the task's top

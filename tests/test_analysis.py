@@ -536,3 +536,16 @@ def test_search_against_hindsight_per_task():
     assert r["reference_difference"] == pytest.approx(0.1)
     # Every nas run deployed relu-64, the top quarter (1 of 4); one nas run (300 s) against the 1200 s sweep.
     assert (r["top_quarter_runs"], r["runs"]) == (3, 3) and r["cost_share"] == pytest.approx(0.25)
+
+
+def test_search_choices_counts_deployed_architectures_per_task_and_method():
+    table = pd.DataFrame({
+        "env": ["B", "B", "B", "A", "A", "A"],
+        "method": ["nas", "nas", "nas", "nas", "halving", "fixed-medium"],
+        "final_arch": ["relu-64", "tanh-32", "relu-64", "relu-32", "tanh-32", "relu-64x64"],
+        "switches": [4, 6, 5, 2, 3, 0], "breaking_switches": [1, 0, 0, 2, 0, 0]})
+    out = analysis.search_choices(table, ["halving", "nas", "random"])
+    assert list(out.index) == [("B", "nas"), ("A", "halving"), ("A", "nas")]  # task order kept; no random runs
+    assert out.loc[("B", "nas"), "final_architectures"] == "relu-64 x2, tanh-32 x1"
+    assert out.loc[("B", "nas"), ["switches_mean", "breaking_switches_mean"]].tolist() == [5.0, 0.3]
+    assert analysis.search_choices(table, ["random"]).empty
