@@ -363,7 +363,8 @@ def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: 
     """Per task and searching method: its mean `metric`, the difference to the task's hindsight best
     (rank 1 of `task_hindsight` on `sweep`; its sweep runs, seeds apart from `table`'s) and to
     `reference` (in `table`), both with bootstrap CIs; how many runs deployed an architecture of the
-    hindsight top quarter; and one run's CPU time as a share of the whole sweep's on that task."""
+    hindsight top quarter, and the median hindsight rank (of `swept` architectures) of what they
+    deployed; and one run's CPU time as a share of the whole sweep's on that task."""
     ranked = task_hindsight(sweep, metric)
     rows = []
     for env, task in table.groupby("env", sort=False):
@@ -386,6 +387,7 @@ def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: 
                 "best_difference": vs_best[0], "best_low": vs_best[1], "best_high": vs_best[2],
                 "reference_difference": vs_ref[0], "reference_low": vs_ref[1], "reference_high": vs_ref[2],
                 "top_quarter_runs": int(deployed.sum()), "runs": len(g),
+                "deployed_median_rank": float(g["final_arch"].map(hind["rank"]).median()), "swept": len(hind),
                 "cost_share": float(np.median(g["sec_per_step"] * g["steps"]) / hind["cpu_seconds"].sum()),
             })
     return pd.DataFrame(rows)

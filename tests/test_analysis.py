@@ -536,6 +536,7 @@ def test_search_against_hindsight_per_task():
     assert r["reference_difference"] == pytest.approx(0.1)
     # Every nas run deployed relu-64, the top quarter (1 of 4); one nas run (300 s) against the 1200 s sweep.
     assert (r["top_quarter_runs"], r["runs"]) == (3, 3) and r["cost_share"] == pytest.approx(0.25)
+    assert (r["deployed_median_rank"], r["swept"]) == (1.0, 4)
 
 
 def test_search_choices_counts_deployed_architectures_per_task_and_method():
