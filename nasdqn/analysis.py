@@ -813,10 +813,12 @@ def switch_summary(changes: pd.DataFrame, runs: dict[str, int] | None = None) ->
                         "function-preserving": (100 * g["preserving"].mean()).round(0).astype(int).astype(str) + " %",
                         "median Q change": g["q_change"].median().round(3),
                         "90th percentile": g["q_change"].quantile(0.9).round(3)})
-    for label in runs or {}:
-        if label not in out.index:
-            out.loc[label] = {"changes": 0, "runs changing": 0, "function-preserving": "",
-                              "median Q change": "", "90th percentile": ""}  # blank, not nan: no change
+    unchanged = [label for label in runs or {} if label not in out.index]
+    if unchanged:  # the Q-change columns take blanks below, so they hold objects (as pandas 4 requires)
+        out = out.astype({"median Q change": object, "90th percentile": object})
+    for label in unchanged:
+        out.loc[label] = {"changes": 0, "runs changing": 0, "function-preserving": "",
+                          "median Q change": "", "90th percentile": ""}  # blank, not nan: no change
     if runs:
         out.insert(1, "runs", [runs.get(label, np.nan) for label in out.index])
     out.index.name = None
