@@ -358,6 +358,24 @@ def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "fina
     return table.reset_index(drop=True)
 
 
+def collapsed_sweep_runs(sweep: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
+    """The sweep runs that ended below a uniform random policy (final score under 0), each with its
+    architecture's `task_hindsight` rank on its task when that one run is left out, and how many
+    architectures the task ranks: how much one collapsed seed moves a 3-seed ranking. Only the tasks
+    with such a run are ranked again."""
+    collapsed = sweep[sweep["final_score"] < 0].sort_values(["env", "method", "seed"])
+    columns = ["env", "arch", "seed", "final_score", metric, "rank_without", "ranked"]
+    if collapsed.empty:
+        return pd.DataFrame(columns=columns)
+    rest = task_hindsight(sweep[sweep["env"].isin(collapsed["env"])].drop(collapsed.index), metric)
+    ranks = rest.set_index(["env", "arch"])["rank"]
+    ranked = rest.groupby("env")["arch"].nunique()
+    out = collapsed.assign(arch=collapsed["method"].str.removeprefix("fixed:"))
+    out["rank_without"] = [int(ranks[(e, a)]) for e, a in out[["env", "arch"]].to_numpy()]
+    out["ranked"] = out["env"].map(ranked)
+    return out[columns].reset_index(drop=True)
+
+
 def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence[str],
                              reference: str = "fixed-medium", metric: str = "auc") -> pd.DataFrame:
     """Per task and searching method: its mean `metric`, the difference to the task's hindsight best

@@ -482,6 +482,27 @@ def test_task_hindsight_ranks_each_task_by_auc_with_top_quarter_probabilities():
         assert task["cpu_seconds"].sum() == pytest.approx(5 * 3 * 1.0)
 
 
+def test_collapsed_sweep_runs_gives_each_collapsed_run_its_rank_with_that_run_left_out():
+    rows = []
+    for env in ("A-v0", "B-v0"):
+        for k, arch in enumerate(["tanh-32", "relu-64", "relu-32", "tanh-64"]):
+            for seed in range(3):
+                auc = 0.9 - 0.1 * k
+                if (env, arch, seed) == ("A-v0", "tanh-32", 2):
+                    auc = -0.7  # the best architecture's collapsed seed drags its mean to last
+                rows.append({"env": env, "method": f"fixed:{arch}", "seed": seed, "auc": auc,
+                             "final_score": auc, "sec_per_step": 0.001, "steps": 1000})
+    sweep = pd.DataFrame(rows)
+    ranked = analysis.task_hindsight(sweep).set_index(["env", "arch"])["rank"]
+    assert ranked[("A-v0", "tanh-32")] == 4
+    out = analysis.collapsed_sweep_runs(sweep)
+    assert out[["env", "arch", "seed", "rank_without", "ranked"]].to_dict("records") == [
+        {"env": "A-v0", "arch": "tanh-32", "seed": 2, "rank_without": 1, "ranked": 4}]
+    assert out["auc"].tolist() == [pytest.approx(-0.7)]
+    healthy = analysis.collapsed_sweep_runs(sweep[sweep["env"] == "B-v0"])
+    assert healthy.empty and "rank_without" in healthy.columns
+
+
 def test_selection_quality_counts_top_quarter_picks_and_tests_them_against_chance_and_the_control():
     archs = [f"relu-{w}" for w in (8, 16, 32, 64, 128, 256, 512, 1024)]  # quarter: the best 2
     ranking = pd.DataFrame({"rank": np.arange(1, 9), "auc": np.linspace(1, 0, 8)}, index=archs)
