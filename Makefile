@@ -42,8 +42,11 @@ book: install
 check-book: book browser
 	$(BIN)/python -m nasdqn.bookcheck _build/html
 
+# ruff, and the package's layer contract (pyproject.toml, [tool.importlinter]): no import climbs a layer
+# and no import circles back.
 lint: install
 	$(BIN)/ruff check nasdqn tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 # A headless browser for the book's offline reading check (tests/test_book.py), from Debian's packages.
 browser:

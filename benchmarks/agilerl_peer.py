@@ -12,8 +12,8 @@ What is AgileRL's and what is ours:
 - the task's DQN settings (learning rate, batch, discount, replay size, update frequency) come from the
   same settings preset our runs use (`nasdqn presets`), as for Stable-Baselines3 in the competence
   benchmark; AgileRL's own algorithm settings (soft target updates, its network) stay at its defaults;
-- the env is built by `nasdqn.train.env_for`; after every evolution round, before selection, every agent
-  is also evaluated greedily on our fixed evaluation starts (`nasdqn.train.Evaluator`). The population's
+- the env is built by `nasdqn.evaluation.env_for`; after every evolution round, before selection, every agent
+  is also evaluated greedily on our fixed evaluation starts (`nasdqn.evaluation.Evaluator`). The population's
   curve is its elite's (the agent with the best AgileRL fitness that round), against the environment
   steps of the whole population.
 
@@ -100,7 +100,7 @@ def run(task: str, seed: int, rounds: int, variant: str = "evolution") -> pd.Dat
     from agilerl.training.train_off_policy import train_off_policy
 
     from nasdqn.config import RunConfig
-    from nasdqn.train import Evaluator, env_for
+    from nasdqn.evaluation import Evaluator, env_for
 
     torch.set_num_threads(1)
     # AgileRL's tournament draws from numpy's global generator and its networks from torch's: seed both.

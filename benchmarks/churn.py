@@ -37,8 +37,9 @@ from nasdqn import REPO_ROOT
 from nasdqn.agent import DQNAgent
 from nasdqn.batch import load_grid
 from nasdqn.config import RunConfig
+from nasdqn.evaluation import Evaluator
 from nasdqn.records import read_run, run_status
-from nasdqn.train import Evaluator, train
+from nasdqn.train import train
 
 # (label, grid, env, methods, seeds): the old settings' collapsed cells and the RL Zoo preset's cells.
 SETTINGS = (

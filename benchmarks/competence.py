@@ -4,8 +4,8 @@ evaluation protocol, written as run directories beside ours.
 
 Every cell's options map one to one onto SB3's DQN arguments (lr, buffer, learning starts, batch,
 gamma, train_freq, gradient_steps, target interval, epsilon schedule, gradient clip, net_arch); the
-env is built by `nasdqn.train.env_for`, and greedy evaluations run every `eval_every` steps on the
-fixed evaluation starts through `nasdqn.train.Evaluator`, exactly as in our runs. The runs land in
+env is built by `nasdqn.evaluation.env_for`, and greedy evaluations run every `eval_every` steps on the
+fixed evaluation starts through `nasdqn.evaluation.Evaluator`, exactly as in our runs. The runs land in
 `<root>/runs/<grid name>-sb3/...` with `implementation` in their meta.json; the book reads them with
 the same functions as ours. Finished cells are skipped, so a killed benchmark resumes. Run by hand
 (`make bench-competence`), never in CI:
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nasdqn import REPO_ROOT
+from nasdqn import REPO_ROOT, methods
 from nasdqn.batch import load_grid
 from nasdqn.book import PEER_SUFFIX
-from nasdqn.config import ConfigError, RunConfig, method_arch
+from nasdqn.config import ConfigError, RunConfig
 from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run
 from nasdqn.search_space import Arch
 
@@ -42,11 +42,12 @@ def sb3_run(config: RunConfig) -> RunResult:
     from stable_baselines3.common.callbacks import BaseCallback
     from threadpoolctl import threadpool_limits
 
-    from nasdqn.train import TIMING_KEYS, Evaluator, env_for
+    from nasdqn.evaluation import Evaluator, env_for
+    from nasdqn.records import TIMING_KEYS
 
     torch.set_num_threads(config.threads)
     threadpool_limits(config.threads)
-    arch = Arch.parse(method_arch(config.method) or "")
+    arch = Arch.parse(methods.get(config.method).arch or "")
     if arch.activation != "relu":
         raise ConfigError(f"SB3's DQN policy is ReLU here; {arch} has {arch.activation}")
     evaluator = Evaluator(config)

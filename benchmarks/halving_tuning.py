@@ -3,7 +3,7 @@
 `benchmarks/shadow_premise.py` trained all 24 architectures of the default space side by side on one
 buffer for 30k steps, three times, at seeds outside the reported ones (0-9), and saved every
 candidate's validation scores. This replays halving's cuts on those scores, with the rule that
-`population.train_halving` uses (`population._score_pick`), for a few candidate settings, and asks
+the `halving` method uses (`controllers.halving.HalvingController`), for a few candidate settings, and asks
 where the survivors stand in the sweep's hindsight ranking by AUC. It is a proxy: in a real halving
 run the survivors of a cut get the acting share of the cut ones. The settings chosen from it are
 `RunConfig`'s defaults: score `recent`, rungs 10k, 20k and 30k keeping 12, 6 and 1 (its survivors
@@ -22,7 +22,7 @@ import pandas as pd
 
 from nasdqn import REPO_ROOT
 from nasdqn.book import load_hindsight
-from nasdqn.population import _score_pick
+from nasdqn.controllers.halving import HalvingController
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 SETTINGS = [  # (score, rungs, kept)
@@ -39,10 +39,10 @@ def replay(evals: pd.DataFrame, score: str, rungs: tuple[int, ...], kept: tuple[
     """The survivor of halving's cuts on one population's saved validation scores."""
     per_eval = evals.groupby(["step", "arch"])["score"].mean().unstack().sort_index()
     alive = list(per_eval.columns)
-    pick = _score_pick(score)
-    for rung, n in zip(rungs, kept, strict=True):
+    rule = HalvingController(rungs, kept, score)
+    for rung in rungs:
         history = per_eval.loc[per_eval.index <= rung]
-        alive = pick({a: history[a].tolist() for a in alive}, alive, n)
+        alive = rule.survivors(rung, {a: history[a].tolist() for a in alive}, alive)
     return alive[0]
 
 

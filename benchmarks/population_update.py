@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nasdqn import REPO_ROOT
+from nasdqn import REPO_ROOT, methods
 from nasdqn.agent import DQNAgent, ReplayBuffer
-from nasdqn.config import FIXED_ARCHS, RunConfig
+from nasdqn.config import RunConfig
 from nasdqn.search_space import Arch, SearchSpace
 from nasdqn.stacked import SharedBatch, stacks_for
 
@@ -54,7 +54,7 @@ def measure(updates: int, reps: int, seed: int = 0) -> dict:
     population = _agents(space, config, buffer, seed)
     stacks, _ = stacks_for([a.online for a in _agents(space, config, buffer, seed)], lr=config.lr,
                            gamma=config.gamma, grad_clip=config.grad_clip)
-    lone = {name: _agents([Arch.parse(FIXED_ARCHS[name])], config, buffer, seed)[0]
+    lone = {name: _agents([Arch.parse(methods.named_fixed()[name])], config, buffer, seed)[0]
             for name in ("fixed-medium", "fixed-large")}
     batch = SharedBatch(config.batch_size, 3)
     indices = [rng.integers(buffer.size, size=config.batch_size) for _ in range(updates)]

@@ -14,7 +14,7 @@ compared (Spearman) with the sweep's standalone runs (experiments/sweep.yaml, 3 
 
 It also tests a tempting shortcut the controller issue warns about: picking by held-out TD error
 (each candidate's mean squared TD error on the most recent transitions of a second environment that
-no candidate trains on; `population.train_population(holdout=...)`, which leaves the training as it
+no candidate trains on; `train.train_population(holdout=...)`, which leaves the training as it
 is). A lower loss is expected to favour capacity rather than return: at each checkpoint, the TD
 pick of every seed with its hindsight rank, and the Spearman correlations of the (negated) TD error
 with the hindsight AUC and with the parameter count, beside the validation score's own pick.
@@ -42,8 +42,7 @@ from tqdm import tqdm
 from nasdqn import REPO_ROOT
 from nasdqn.book import load_hindsight, score_table
 from nasdqn.metrics import normalised
-from nasdqn.population import train_population
-from nasdqn.search_space import SearchSpace
+from nasdqn.train import train_population
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 CHECKPOINTS = (10_000, 20_000, 30_000)
@@ -60,7 +59,7 @@ def _hindsight():
 def run(seeds: list[int], steps: int, out: Path) -> dict:
     sweep, _ = _hindsight()
     base = sweep.runs[0].config
-    archs = SearchSpace.from_config(base).all()  # the order halving uses: it seeds each candidate
+    archs = base.search_space.all()  # the order halving uses: it seeds each candidate
     tables, candidates, heldout = [], [], []
     for seed in seeds:
         config = base.replace(seed=seed, steps=steps, method="fixed-small")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from nasdqn import methods as registry
 from nasdqn import metrics as M
 from nasdqn import stats as S
 from nasdqn.config import RunConfig
@@ -163,8 +164,8 @@ def verdict(comparisons: pd.DataFrame) -> str:
 
 
 # -- the paper's claims: one definition, one Holm family per measure, used by every chapter ----------
-PAPER_COMPARATORS = ("fixed-small", "fixed-medium", "fixed-large", "random")  # the paper's baselines
-RANDOM_CONTROLS = ("random", "random-matched", "random-freeze", "halving-random")  # those a grid has
+PAPER_COMPARATORS = registry.paper_baselines()  # the paper's baselines
+RANDOM_CONTROLS = registry.random_controls()  # those a grid has
 BEST_FIXED = "best fixed design"  # the sweep's best architecture on the claim's measure
 
 
@@ -222,7 +223,7 @@ def _oriented(table: pd.DataFrame, metric: Metric) -> np.ndarray:
 
 
 def measure_family(table: pd.DataFrame, metric: Metric, sweep: pd.DataFrame | None = None,
-                   method: str = "nas") -> pd.DataFrame:
+                   method: str = registry.NAS) -> pd.DataFrame:
     """`method` against every other method of the experiment and, given the sweep, against the best
     fixed design on this measure (`BEST_FIXED`, its runs from the sweep's seeds): one Holm family per
     measure, so a comparison has the same p-value in every chapter and claim that shows it."""
@@ -232,12 +233,12 @@ def measure_family(table: pd.DataFrame, metric: Metric, sweep: pd.DataFrame | No
     best = best_fixed(sweep, metric)
     combined = pd.concat([table, sweep[sweep["method"] == best].assign(method=BEST_FIXED)], ignore_index=True)
     out = compare(combined, metric, method, [*others, BEST_FIXED])
-    out["best_fixed_arch"] = best.removeprefix("fixed:")
+    out["best_fixed_arch"] = registry.arch_name(best)
     return out
 
 
 def claim_comparisons(table: pd.DataFrame, claim: Claim, sweep: pd.DataFrame | None = None,
-                      method: str = "nas") -> pd.DataFrame:
+                      method: str = registry.NAS) -> pd.DataFrame:
     """The rows of `method`'s measure family that the claim is judged on."""
     family = measure_family(table, claim.metric, sweep, method)
     return family[family["against"].isin(claim.comparators)].reset_index(drop=True) if len(family) else family
@@ -254,7 +255,7 @@ def tie_words(comparisons: pd.DataFrame) -> str:
         f"{len(neither) - eq} cannot tell" if len(neither) > eq else "").rstrip(", ")
 
 
-def necessity(table: pd.DataFrame, sweep: pd.DataFrame, metric: Metric, method: str = "nas") -> dict:
+def necessity(table: pd.DataFrame, sweep: pd.DataFrame, metric: Metric, method: str = registry.NAS) -> dict:
     """The abstract's claim that architecture adaptation is necessary for optimal sample efficiency:
     is any fixed architecture of the search space at least as good as `method` on `metric`? `method`
     against every swept architecture (Welch, Holm over the architectures). `contradicted` when some
@@ -309,9 +310,9 @@ def hindsight_ranking(sweep: pd.DataFrame) -> pd.DataFrame:
     extra = {}
     for method, g in sweep.groupby("method"):
         point, low, high = S.bootstrap_ci(g["final_score"].to_numpy())
-        extra[method.removeprefix("fixed:")] = {"final_score": float(point), "low": float(low), "high": float(high),
-                                                "sec_per_step": float(g["sec_per_step"].median()),
-                                                "params": int(g["final_params"].iloc[0])}
+        extra[registry.arch_name(method)] = {"final_score": float(point), "low": float(low), "high": float(high),
+                                            "sec_per_step": float(g["sec_per_step"].median()),
+                                            "params": int(g["final_params"].iloc[0])}
     table = table.drop(columns=["env", "final_score"]).join(pd.DataFrame(extra).T)
     table["params"] = table["params"].astype(int)
     return table[["rank", "auc", "auc_low", "auc_high", "p_top_quarter", "top_quarter", "final_score", "low", "high",
@@ -343,11 +344,11 @@ def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "fina
     quarter (ceil(n/4) of the n architectures). Tidy: one row per (env, arch)."""
     rows = []
     for env, task in sweep.groupby("env", sort=False):
-        groups = {m.removeprefix("fixed:"): g[metric].to_numpy(dtype=float) for m, g in task.groupby("method")}
+        groups = {registry.arch_name(m): g[metric].to_numpy(dtype=float) for m, g in task.groupby("method")}
         k = math.ceil(len(groups) / 4)
         p_top = S.top_k_probability(groups, k)
         for method, g in task.groupby("method"):
-            arch = method.removeprefix("fixed:")
+            arch = registry.arch_name(method)
             point, low, high = S.bootstrap_ci(g[metric].to_numpy(dtype=float))
             rows.append({"env": env, "arch": arch, metric: float(point), "low": float(low), "high": float(high),
                          second: float(g[second].mean()), "p_top_quarter": p_top[arch], "seeds": len(g),
@@ -370,14 +371,14 @@ def collapsed_sweep_runs(sweep: pd.DataFrame, metric: str = "auc") -> pd.DataFra
     rest = task_hindsight(sweep[sweep["env"].isin(collapsed["env"])].drop(collapsed.index), metric)
     ranks = rest.set_index(["env", "arch"])["rank"]
     ranked = rest.groupby("env")["arch"].nunique()
-    out = collapsed.assign(arch=collapsed["method"].str.removeprefix("fixed:"))
+    out = collapsed.assign(arch=collapsed["method"].map(registry.arch_name))
     out["rank_without"] = [int(ranks[(e, a)]) for e, a in out[["env", "arch"]].to_numpy()]
     out["ranked"] = out["env"].map(ranked)
     return out[columns].reset_index(drop=True)
 
 
 def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence[str],
-                             reference: str = "fixed-medium", metric: str = "auc") -> pd.DataFrame:
+                             reference: str = registry.FIXED_MEDIUM, metric: str = "auc") -> pd.DataFrame:
     """Per task and searching method: its mean `metric`, the difference to the task's hindsight best
     (rank 1 of `task_hindsight` on `sweep`; its sweep runs, seeds apart from `table`'s) and to
     `reference` (in `table`), both with bootstrap CIs; how many runs deployed an architecture of the
@@ -390,7 +391,8 @@ def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: 
         if hind.empty:
             continue
         best = str(hind.index[hind["rank"] == 1][0])
-        best_runs = sweep.loc[(sweep["env"] == env) & (sweep["method"] == f"fixed:{best}"), metric].to_numpy(float)
+        best_runs = sweep.loc[(sweep["env"] == env) & (sweep["method"] == registry.fixed_method(best)),
+                              metric].to_numpy(float)
         ref_runs = task.loc[task["method"] == reference, metric].to_numpy(float)
         for method in methods:
             g = task[task["method"] == method]
@@ -443,7 +445,7 @@ def top_mass(beliefs: pd.DataFrame, ranking: pd.DataFrame, k: int = 3) -> pd.Dat
 
 def final_arch_ranks(table: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
     """Each searching run's final architecture with its rank in the hindsight ranking."""
-    out = table.loc[~table["method"].str.startswith("fixed"), ["method", "seed", "final_arch"]].copy()
+    out = table.loc[~table["method"].map(registry.is_fixed).astype(bool), ["method", "seed", "final_arch"]].copy()
     out["hindsight_rank"] = out["final_arch"].map(ranking["rank"])
     return out
 
@@ -460,7 +462,7 @@ def uniform_draw_expectation(sweep: pd.DataFrame, column: str) -> tuple[float, f
 
 
 def does_it_learn(table: pd.DataFrame, ranking: pd.DataFrame, beliefs: pd.DataFrame | None = None,
-                  method: str = "nas", control: str = "random-freeze", k: int = 3) -> dict:
+                  method: str = registry.NAS, control: str = registry.RANDOM_FREEZE, k: int = 3) -> dict:
     """The dynamics chapter's question, answered by a rule fixed here: a controller learns which
     architecture is best when its final architecture is in the hindsight top quarter in more than
     half the seeds, significantly more often than the `control`'s random choice (Fisher's exact test,
@@ -555,13 +557,13 @@ def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFr
     out = compute.groupby("method", sort=False).agg(
         run_seconds=("total_seconds", "mean"), candidate_updates=("candidate_updates", "mean"),
         deployed_updates=("deployed_updates", "mean"), search_share=("search_share", "mean"))
-    out["x_fixed_medium"] = out["run_seconds"] / cpu.get("fixed-medium", np.nan)
-    out["x_nas"] = out["run_seconds"] / cpu.get("nas", np.nan)
+    out["x_fixed_medium"] = out["run_seconds"] / cpu.get(registry.FIXED_MEDIUM, np.nan)
+    out["x_nas"] = out["run_seconds"] / cpu.get(registry.NAS, np.nan)
     out["sweep_share"] = out["run_seconds"] / one_sweep
     weighted = compute.groupby("method", sort=False)["weighted_updates"].mean()
     if arch_cost is not None:
         steps = float(sweep["steps"].median())
-        swept = sweep["method"].drop_duplicates().str.removeprefix("fixed:")
+        swept = sweep["method"].drop_duplicates().map(registry.arch_name)
         out["weighted_x_fixed_medium"] = weighted / (steps * float(arch_cost["relu-64x64"]))
         out["weighted_sweep_share"] = weighted / (steps * float(swept.map(arch_cost).sum()))
     else:
@@ -570,9 +572,9 @@ def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFr
 
 
 # -- several tasks (issue 5) ---------------------------------------------------------------------------
-def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = "nas",
-                  baselines: Sequence[str] = ("fixed-small", "fixed-medium", "fixed-large"),
-                  control: str = "random") -> pd.DataFrame:
+def task_verdicts(table: pd.DataFrame, metric: Metric, method: str = registry.NAS,
+                  baselines: Sequence[str] = registry.of_family(registry.FIXED),
+                  control: str = registry.RANDOM) -> pd.DataFrame:
     """Per task: `method` against every fixed baseline and against `control` (Welch's t; Holm over all
     the task x baseline comparisons, and separately over the tasks' control comparisons). Verdict:
     `helps` when `method` is better than every fixed baseline, `hurts` when it is worse than at least
@@ -815,7 +817,7 @@ def steps_to_learn(sweep: pd.DataFrame, archs: Sequence[str]) -> pd.Series:
     that the sweep ran, over its seeds; a seed that never got there counts as the budget."""
     out = {}
     for arch in archs:
-        g = sweep[sweep["method"] == f"fixed:{arch}"]
+        g = sweep[sweep["method"] == registry.fixed_method(arch)]
         if len(g):
             out[arch] = float(np.median(np.where(np.isfinite(g["steps_to_threshold"]), g["steps_to_threshold"],
                                                  g["steps"])))
@@ -851,7 +853,7 @@ def final_archs(runs_by_label: dict[str, Sequence[RunResult]]) -> pd.Series:
 
 
 # -- AgileRL, a peer (benchmarks/agilerl_peer.py) ------------------------------------------------------
-AGILERL = "AgileRL (elite)"
+AGILERL = registry.AGILERL
 
 
 def evolution_elite(table: pd.DataFrame, variant: str = "evolution") -> pd.DataFrame:

@@ -34,7 +34,8 @@ from typing import Any
 import yaml
 
 from nasdqn import REPO_ROOT
-from nasdqn.config import ConfigError, RunConfig, method_arch
+from nasdqn import methods as registry
+from nasdqn.config import ConfigError, RunConfig
 from nasdqn.records import (
     RunDirError,
     RunResult,
@@ -172,7 +173,7 @@ class Cell:
             return None
         events = read_run(src.out, src.config.config_hash).arch_events
         changes = events[events["from_arch"].notna()]
-        if self.config.method == "replay":
+        if registry.get(self.config.method).copies == "schedule":
             schedule = tuple(f"{int(e.episode)}:{e.to_arch}" for e in changes.itertuples())
             return Cell(self.config.replace(schedule=schedule), self.out, src)
         switches = tuple(sorted(int(e) for e in changes["episode"]))
@@ -260,23 +261,25 @@ def load_grid(path: str | Path, data_root: str | Path = "data") -> tuple[str, li
 
 def _with_source(cell: Cell, cells: list[Cell], path: Path, data_root: Path) -> Cell:
     c = cell.config
-    if c.method == "replay":
+    copies = registry.get(c.method).copies
+    if copies == "schedule":
         return _replay_source(cell, path, data_root)
-    if c.method != "random-matched":
+    if copies is None:
         return cell
-    if c.switch_at:
-        raise ConfigError(f"grid file {path}: random-matched takes switch_at from the nas run of its seed; "
-                          "do not set it in the grid")
+    if getattr(c, copies):
+        raise ConfigError(f"grid file {path}: {c.method} takes {copies} from the {registry.COPIED_FROM} run of its "
+                          "seed; do not set it in the grid")
     source = _nas_cell(cells, c.env, c.seed)
     if source is not None:
         return Cell(c, cell.out, source)
-    raise ConfigError(f"grid file {path}: random-matched seed={c.seed} on {c.env} needs a nas cell with the same "
-                      "env and seed in the grid (it copies that run's switch times)")
+    raise ConfigError(f"grid file {path}: {c.method} seed={c.seed} on {c.env} needs a {registry.COPIED_FROM} cell "
+                      "with the same env and seed in the grid (it copies that run's switch times)")
 
 
 def _nas_cell(cells: list[Cell], env: str, seed: int) -> Cell | None:
     """The nas cell of `cells` on `env` with `seed` (the source a random-matched or replay cell copies)."""
-    return next((c for c in cells if c.config.method == "nas" and (c.config.env, c.config.seed) == (env, seed)), None)
+    return next((c for c in cells if c.config.method == registry.COPIED_FROM
+                 and (c.config.env, c.config.seed) == (env, seed)), None)
 
 
 def _replay_source(cell: Cell, path: Path, data_root: Path) -> Cell:
@@ -482,16 +485,16 @@ def estimate_by_arch_cost(cells: Iterable[Cell], root: str | Path, costs: Mappin
     at other batch sizes and update rates. Returns the seconds, the cells estimated, and the rest.
     `walls`: `committed_walls(root)` when the caller has already read it."""
     def settings(config: RunConfig) -> str:  # the network left out too: every fixed method as fixed-medium
-        return _seedless_hash(config.replace(method="fixed-medium"))
+        return _seedless_hash(config.replace(method=registry.FIXED_MEDIUM))
 
     by_arch: dict[str, dict[str, list[float]]] = {}
     for config, wall in committed_walls(root) if walls is None else walls:
-        arch = method_arch(config.method)
+        arch = registry.get(config.method).arch
         if arch in costs:
             by_arch.setdefault(settings(config), {}).setdefault(arch, []).append(wall)
     total, done, left = 0.0, 0, []
     for cell in cells:
-        arch = method_arch(cell.config.method)
+        arch = registry.get(cell.config.method).arch
         known = by_arch.get(settings(cell.config), {}) if arch in costs else {}
         if not known:
             left.append(cell)

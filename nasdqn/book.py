@@ -15,9 +15,9 @@ import pandas as pd
 import yaml
 
 from nasdqn import REPO_ROOT, analysis
+from nasdqn import methods as registry
 from nasdqn import stats as S
 from nasdqn.analysis import BEST_FIXED, PAPER_COMPARATORS, RANDOM_CONTROLS, hindsight_ranking, run_metrics
-from nasdqn.config import POPULATION_METHODS
 from nasdqn.metrics import eval_curve, normalised
 from nasdqn.records import RunDirError, RunResult, cached, read_run, run_fingerprint
 from nasdqn.stats import bootstrap_ci
@@ -26,8 +26,7 @@ from nasdqn.stats import bootstrap_ci
 # variable NASDQN_BOOK_EXPERIMENT names one.
 BOOK_EXPERIMENTS = ("paper", "smoke")
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
-METHOD_ORDER = ("fixed-small", "fixed-medium", "fixed-large", "random", "random-matched", "random-freeze", "nas",
-                "halving", "halving-random")
+METHOD_ORDER = tuple(m.name for m in registry.entries() if m.listed)  # the methods' place in tables and figures
 BASELINES, RANDOM_CONTROLS = PAPER_COMPARATORS, RANDOM_CONTROLS
 
 
@@ -105,29 +104,24 @@ def run_table(root: str | Path, experiment: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["env", "method", "seed", "status", "error"])
 
 
-# One colour per method across the whole book (seaborn's colour-blind palette); methods outside the
-# list (fixed:<arch>, ablation variants, peers) take the palette's remaining colours by first sight.
-_PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
-            "#56b4e9")
-_PALETTE_METHODS = METHOD_ORDER[:7]
-METHOD_COLOURS = {**dict(zip(_PALETTE_METHODS, _PALETTE, strict=False)),
-                  "halving": "#000000", "halving-random": "#8c6d00"}  # the population methods stand apart
+# Methods without a colour of their own in the registry (fixed:<arch>, ablation variants, peers) take
+# the palette's spare colours by first sight.
 _extra_colours: dict[str, str] = {}
 
 
 def method_colour(method: str) -> str:
     """The colour `method` has in every figure of the book."""
-    if method in METHOD_COLOURS:
-        return METHOD_COLOURS[method]
+    own = registry.colour(method)
+    if own is not None:
+        return own
     if method not in _extra_colours:
-        spare = _PALETTE[len(_PALETTE_METHODS):] or _PALETTE
+        spare = registry.SPARE_COLOURS
         _extra_colours[method] = spare[len(_extra_colours) % len(spare)]
     return _extra_colours[method]
 
 
 def method_order(methods) -> list[str]:
-    known = [m for m in METHOD_ORDER if m in set(methods)]
-    return known + sorted(set(methods) - set(known))
+    return registry.order(methods)
 
 
 def score_table(results: list[RunResult]) -> pd.DataFrame:
@@ -221,7 +215,7 @@ def plot_task_hindsight(hindsight: pd.DataFrame, marked: dict[str, str] | None =
     n = hindsight.groupby("env").size().max()
     fig, axes = plt.subplots(1, len(envs), figsize=(4.2 * len(envs), 0.8 + 0.22 * n), squeeze=False)
     activations = sorted(hindsight["arch"].str.split("-").str[0].unique())
-    colours = dict(zip(activations, _PALETTE, strict=False))
+    colours = dict(zip(activations, registry.PALETTE, strict=False))
     for ax, env in zip(axes[0], envs, strict=True):
         t = hindsight[hindsight["env"] == env].sort_values("rank")
         y = np.arange(len(t))[::-1]
@@ -262,7 +256,7 @@ def task_hindsight_table(hindsight: pd.DataFrame, named: dict[str, str], best: i
     return pd.DataFrame(rows).T
 
 
-def plot_search_against_hindsight(against: pd.DataFrame, reference: str = "fixed-medium") -> plt.Figure:
+def plot_search_against_hindsight(against: pd.DataFrame, reference: str = registry.FIXED_MEDIUM) -> plt.Figure:
     """One panel per task: each searching method's AUC minus the task's hindsight best, with its 95%
     CI (`analysis.search_against_hindsight`); the solid line at 0 is the hindsight best, the dotted
     line where `reference` stands (its mean against the same best)."""
@@ -337,7 +331,7 @@ def halving_cost_table(cost: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def halving_cost_text(cost: pd.DataFrame, method: str = "halving") -> str:
+def halving_cost_text(cost: pd.DataFrame, method: str = registry.HALVING) -> str:
     """The cost paragraph. The target is judged on cost-weighted updates: wall times as run include
     whatever else the machine was doing, which differed between the grids."""
     c = cost.loc[method]
@@ -372,7 +366,7 @@ def heldout_td_text(premise: dict) -> str:
                else "does not simply follow capacity here."))
 
 
-def final_score_spread_text(table: pd.DataFrame, ranking: pd.DataFrame, method: str = "halving") -> str:
+def final_score_spread_text(table: pd.DataFrame, ranking: pd.DataFrame, method: str = registry.HALVING) -> str:
     """Where a method's final-score gap comes from: its seeds' final scores, and the lowest seed's
     deployed architecture with its hindsight rank by AUC (`ranking`: `hindsight_ranking`)."""
     rows = table[table["method"] == method].sort_values("seed")
@@ -399,7 +393,7 @@ def population_update_table(result: dict) -> pd.DataFrame:
     rows[f"all {result['candidates']} candidates ({result['stacks']} stacks)"] = {
         "one update per candidate, in turn (ms)": ms["loop"], "stacked (ms)": ms["stacked"],
         "stacked / in turn": result["stacked_over_loop"]}
-    for name in ("fixed-medium", "fixed-large"):
+    for name in (registry.FIXED_MEDIUM, registry.FIXED_LARGE):
         rows[f"{name} alone"] = {"one update per candidate, in turn (ms)": ms[name]}
     table = pd.DataFrame(rows).T
     return table.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{v:.2f}"))
@@ -443,17 +437,17 @@ def halving_answer(quality: dict, comps: dict[str, pd.DataFrame], table: pd.Data
         return f"{word} `{against}` ({ci_text(r['difference'], r['diff_low'], r['diff_high'])}, Holm p " \
                f"{r['welch_p_holm']:.2g})"
 
-    mine = table.loc[table["method"] == "halving", "final_score"].to_numpy(dtype=float)
+    mine = table.loc[table["method"] == registry.HALVING, "final_score"].to_numpy(dtype=float)
     gap, low, high = S.mean_difference_ci(mine, best_runs["final_score"].to_numpy(dtype=float))
     near = high >= -0.02 and gap >= -0.02
-    share = float(cost.loc["halving", "weighted_sweep_share"])
+    share = float(cost.loc[registry.HALVING, "weighted_sweep_share"])
     decided = "Yes" if quality["met"] else "No" if quality["control_seeds"] else "Not decided yet"
     return (f"**Does it select?** {decided}: the survivor was in the hindsight top "
             f"quarter in {quality['top']} of {quality['seeds']} seeds (target {quality['needed']}; " + (
                 f"random selection {quality['control_top']} of {quality['control_seeds']}" if quality["control_seeds"]
                 else "the random-selection control has no runs yet, so the test against it is open") +
             "). **Does it perform?** On AUC it is "
-            f"{effect('fixed-medium')} and {effect('halving-random')}"
+            f"{effect(registry.FIXED_MEDIUM)} and {effect(registry.HALVING_RANDOM)}"
             + "".join(f"; against one network given about its {how} it is {effect(label)}"
                       for label, how in (matched or {}).items())
             + ". Its final score minus the hindsight best's "
@@ -788,7 +782,7 @@ def compute_matched_text(matched: dict[str, Experiment], halving_runs: Sequence[
     def minutes(runs: Sequence[RunResult]) -> float:
         return float(np.median([r.meta.get("wall_time") or 0 for r in runs])) / 60
 
-    own = minutes([r for r in halving_runs if r.config.method == "halving"])
+    own = minutes([r for r in halving_runs if r.config.method == registry.HALVING])
     auc = auc.set_index("against")
     out = []
     for label, exp in matched.items():
@@ -898,7 +892,7 @@ def _effect_row(comp: pd.DataFrame, digits: int = 3) -> dict:
     if known.empty:
         return {}
     worst = known.loc[known["difference"].idxmin()]
-    against = str(worst["against"]).removeprefix("fixed:")
+    against = registry.arch_name(str(worst["against"]))
     if against == BEST_FIXED:
         against += f" ({worst['best_fixed_arch']})"
     return {"weakest effect [95% CI]": f"{ci_text(worst['difference'], worst['diff_low'], worst['diff_high'], digits)} "
@@ -908,7 +902,7 @@ def _effect_row(comp: pd.DataFrame, digits: int = 3) -> dict:
 
 
 def claims_table(exp: Experiment, sweep: pd.DataFrame | None = None,
-                 method: str = "nas") -> tuple[pd.DataFrame, pd.DataFrame]:
+                 method: str = registry.NAS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every claim of the paper, made for `method` (NAS-DQN as the paper describes it, or another
     NAS-DQN variant judged the same way), with its verdict by the rules of `nasdqn.analysis` (the
     claims chapter states them), and every comparison behind the comparative ones. Overhead claims
@@ -954,11 +948,11 @@ def _claims_table(exp: Experiment, sweep: pd.DataFrame | None, costs: pd.Series 
         share = table.loc[table["method"] == method, "search_share"].to_numpy()
         s, lo, hi = bootstrap_ci(share)
         rows.append({"claim": "negligible overhead (the search's own cost)", "source": "abstract",
-                     "measure": "controller + morphing share of wall time" if method not in POPULATION_METHODS
+                     "measure": "controller + morphing share of wall time" if not registry.is_population(method)
                      else "share of wall time not spent training the deployed network", "comparators": "limit 2%",
                      "weakest effect [95% CI]": ci_text(100 * s, 100 * lo, 100 * hi, 3) + " %",
                      "verdict": analysis.threshold_verdict(float(s), float(hi), 0.02)})
-        if costs is not None and method not in POPULATION_METHODS:
+        if costs is not None and not registry.is_population(method):
             mine = [r for r in exp.runs if r.config.method == method]
             cc = analysis.chosen_cost(mine, costs).set_index("seed")
             shares = table[table["method"] == method].set_index("seed")["search_share"]
@@ -1014,7 +1008,7 @@ def across_tasks_text(table: pd.DataFrame, method: str, others: Sequence[str], m
             f"(0.5: no difference; {' or '.join(str(t) for t in spans)} tasks): " + "; ".join(parts) + ".")
 
 
-def verdict_table(verdicts: pd.DataFrame, control: str = "random") -> pd.DataFrame:
+def verdict_table(verdicts: pd.DataFrame, control: str = registry.RANDOM) -> pd.DataFrame:
     """`analysis.task_verdicts` as the book shows it: one row per task, intervals as text."""
     def cis(prefix: str) -> list[str]:
         return [ci_text(*r) for r in verdicts[[f"{prefix}_difference", f"{prefix}_low", f"{prefix}_high"]].to_numpy()]
@@ -1099,21 +1093,22 @@ def arch_costs() -> pd.Series | None:
 REPORTED_EXPERIMENT = "paper-reported"
 # Our learned controllers in that protocol: each one's nas runs come from its own grid.
 REPORTED_CONTROLLERS = {"gain": REPORTED_EXPERIMENT, "reinforce": REPORTED_EXPERIMENT + "-reinforce"}
-ROLES = ("fixed-small", "fixed-medium", "fixed-large")
+ROLES = registry.of_family(registry.FIXED)  # the paper's three fixed networks, small to large
 OURS_LIKE = "ours, paper's comparators"  # our protocol's verdict against the comparators both protocols have
 
 
 def reported_roles(exp: Experiment) -> dict[str, str]:
     """The reported grid's fixed networks in the roles of the paper's three baselines, by size."""
-    fixed = exp.metrics[exp.metrics["method"].str.startswith("fixed:")]
+    fixed = exp.metrics[exp.metrics["method"].map(registry.is_fixed_pattern).astype(bool)]
     by_size = fixed.groupby("method")["final_params"].first().sort_values().index
     return dict(zip(by_size, ROLES, strict=False))
 
 
 def _replace_nas(base: Experiment, nas: Experiment, name: str) -> Experiment:
-    keep = [r for r in base.runs if r.config.method != "nas"] + [r for r in nas.runs if r.config.method == "nas"]
-    metrics = pd.concat([base.metrics[base.metrics["method"] != "nas"], nas.metrics[nas.metrics["method"] == "nas"]],
-                        ignore_index=True)
+    learned = registry.NAS
+    keep = [r for r in base.runs if r.config.method != learned] + [r for r in nas.runs if r.config.method == learned]
+    metrics = pd.concat([base.metrics[base.metrics["method"] != learned],
+                         nas.metrics[nas.metrics["method"] == learned]], ignore_index=True)
     return Experiment(name, keep, base.refused + nas.refused, metrics)
 
 
@@ -1127,7 +1122,7 @@ def load_reported(root: Path | None = None) -> dict[str, Experiment]:
     out = {}
     for ctrl, name in REPORTED_CONTROLLERS.items():
         nas = base if name == REPORTED_EXPERIMENT else load_experiment(name, root)
-        if nas is None or "nas" not in set(nas.metrics.get("method", [])):
+        if nas is None or registry.NAS not in set(nas.metrics.get("method", [])):
             continue
         exp = _replace_nas(base, nas, name) if nas is not base else base
         out[ctrl] = Experiment(exp.name, exp.runs, exp.refused, analysis.with_roles(exp.metrics, roles))
@@ -1164,9 +1159,9 @@ def reported_searches(reported: dict[str, Experiment]) -> dict[str, list[RunResu
     first = next(iter(reported), None)  # the random controls are the same runs in every controller's grid
     for ctrl, exp in reported.items():
         for r in exp.runs:
-            if r.config.method == "nas":
-                out.setdefault(f"nas ({ctrl})", []).append(r)
-            elif r.config.method in ("random", "random-freeze") and ctrl == first:
+            if r.config.method == registry.NAS:
+                out.setdefault(f"{registry.NAS} ({ctrl})", []).append(r)
+            elif r.config.method in (registry.RANDOM, registry.RANDOM_FREEZE) and ctrl == first:
                 out.setdefault(r.config.method, []).append(r)
     return out
 
@@ -1261,14 +1256,14 @@ def option_values() -> dict[str, str]:
     return out
 
 
-def mark_reference_and_switches(ax: plt.Axes, runs: list[RunResult], method: str = "nas",
+def mark_reference_and_switches(ax: plt.Axes, runs: list[RunResult], method: str = registry.NAS,
                                 sweep: Experiment | None = None, ranking: pd.DataFrame | None = None) -> None:
     """On a learning-curve panel: the hindsight best fixed architecture's mean curve (from the sweep's
     runs) as a dashed reference line, and every architecture switch of `method`'s runs as a tick at
     the bottom of the panel (one row of ticks per seed)."""
     if sweep is not None and ranking is not None and len(ranking):
         best = str(ranking.index[0])
-        mine = [r for r in sweep.runs if r.config.method == f"fixed:{best}"]
+        mine = [r for r in sweep.runs if r.config.method == registry.fixed_method(best)]
         if mine:
             curve = score_table(mine).groupby("step")["score"].mean()
             ax.plot(curve.index, curve.to_numpy(), linestyle="--", color="black", linewidth=1,
@@ -1324,7 +1319,7 @@ def agilerl_answer(paper: Experiment, elite: pd.DataFrame, population: int) -> s
     pend = elite[elite["task"] == "paper-pendulum"]
     last = pend[pend["round"] == pend["round"].max()]
     theirs = last["score"].to_numpy(dtype=float)
-    nas = paper.metrics[paper.metrics["method"] == "nas"]
+    nas = paper.metrics[paper.metrics["method"] == registry.NAS]
     mine = nas["final_score"].to_numpy(dtype=float)
     if len(theirs) < 2 or len(mine) < 2:
         return f"AgileRL has {len(theirs)} finished seed(s) on the pendulum: too few to compare."
@@ -1334,7 +1329,8 @@ def agilerl_answer(paper: Experiment, elite: pd.DataFrame, population: int) -> s
             f"AgileRL {ci_text(d, dlo, dhi)}, Welch). After {int(last['total_steps'].iloc[0]):,} environment steps "
             f"of its population of {population}, its best agent scores {ci_text(*S.t_ci(theirs))} ({len(theirs)} "
             f"seeds), against NAS-DQN's final {ci_text(*bootstrap_ci(mine))} after {int(nas['steps'].max()):,} steps")
-    eq = analysis.at_equal_steps(score_table([r for r in paper.runs if r.config.method == "nas"]), pend, "nas")
+    eq = analysis.at_equal_steps(score_table([r for r in paper.runs if r.config.method == registry.NAS]), pend,
+                                 registry.NAS)
     peer = eq[eq["method"] == analysis.AGILERL].sort_values("step")
     if len(peer) and "ref_minus_agilerl" in peer and np.isfinite(peer["ref_minus_agilerl"].iloc[-1]):
         row = peer.iloc[-1]

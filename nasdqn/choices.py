@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
-from nasdqn import REPO_ROOT
-from nasdqn.config import FIXED_ARCHS, RunConfig
-from nasdqn.search_space import SearchSpace
+from nasdqn import REPO_ROOT, methods
+from nasdqn.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,8 @@ def _values() -> dict[str, str]:
     episodes = defaults.steps // defaults.horizon
     grid = yaml.safe_load((REPO_ROOT / "experiments" / "paper.yaml").read_text())
     seeds = grid["seeds"]
-    return {**option_values(), **FIXED_ARCHS,
-            "space": SearchSpace.from_config(defaults).describe(),
+    return {**option_values(), **methods.named_fixed(),
+            "space": defaults.search_space.describe(),
             "interval_steps": f"{defaults.search_interval * defaults.horizon:,}",
             "episodes": str(episodes), "decisions": str(episodes // defaults.search_interval),
             "reported_decisions": str(episodes // 200), "eval_seed": str(defaults.eval_seed),

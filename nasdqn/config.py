@@ -10,9 +10,11 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nasdqn import methods
 from nasdqn.envs import PENDULUM_ID, resolve_env_id
 from nasdqn.errors import MAX_DEPTH, MAX_SEED, MAX_STEPS, MAX_WIDTH, ConfigError
 from nasdqn.search_space import INHERIT_MODES, Arch, SearchSpace, parse_schedule
@@ -20,22 +22,11 @@ from nasdqn.search_space import INHERIT_MODES, Arch, SearchSpace, parse_schedule
 # Re-exported: callers import these from here, where the options are.
 __all__ = ["MAX_DEPTH", "MAX_SEED", "MAX_STEPS", "MAX_WIDTH", "PENDULUM_ID", "ConfigError", "RunConfig"]
 
-
-# Named fixed baselines of the paper (DESIGN.md, "Baselines").
-FIXED_ARCHS = {
-    "fixed-small": "relu-32",
-    "fixed-medium": "relu-64x64",
-    "fixed-large": "relu-256x256x256",
-}
-# Searching methods: the paper's random control, the fair random controls of issue 7 (random choices
-# at the switch times of a NAS-DQN run, and a random architecture held for the whole run), NAS-DQN.
-# Population methods train candidates side by side on one replay buffer (`nasdqn.population`).
-POPULATION_METHODS = ("halving", "halving-random")
-SEARCH_METHODS = ("random", "random-matched", "random-freeze", "nas", "replay", *POPULATION_METHODS)
-METHODS = (*FIXED_ARCHS, "fixed:<arch>", *SEARCH_METHODS)
 LAYER_WIDTHS = ("uniform", "free")
+# Option groups (see `option_scope`), short for the field declarations below.
+_SEARCH, _MATCHED, _REPLAY, _POPULATION, _LABEL = (methods.SEARCH_OPTIONS, methods.MATCHED, methods.REPLAY_OPTIONS,
+                                                   methods.POPULATION_OPTIONS, methods.LABEL)
 TARGETS = ("double", "max")
-
 
 
 @dataclass(frozen=True)
@@ -118,174 +109,286 @@ def apply_preset(values: dict[str, Any]) -> dict[str, Any]:
     return {**preset_for(name, str(rest.get("env", PENDULUM_ID))).options, **rest}
 
 
-def _opt(default: Any, help: str, **extra: Any) -> Any:
-    return field(default=default, metadata={"help": help, **extra})
+# -- each option's own rule, written beside it: check(name, value, config) -> the error, or None --------
+Check = Callable[[str, Any, Any], "str | None"]
+
+
+def _opt(default: Any, help: str, check: Check | None = None, **extra: Any) -> Any:
+    """A run option: its default, its help text, its rule (`check`) and metadata: `scope` (the option
+    group, see `option_scope`), `legacy` (see `config_hash_of`), `exclusive` (setting it for a method
+    that does not use its group is an error, not silently ignored)."""
+    return field(default=default, metadata={"help": help, "check": check, **extra})
+
+
+def _allowed(test: Callable[[Any], bool], allowed: str) -> Check:
+    return lambda name, v, c: None if test(v) else f"{name} {v}: {allowed}"
+
+
+def _one_of(choices: Sequence[str]) -> Check:
+    return lambda name, v, c: None if v in choices else f"{name} {v!r}; allowed: {', '.join(choices)}"
+
+
+def _in_range(lo: int, hi: int) -> Check:
+    return lambda name, v, c: None if lo <= v <= hi else f"{name} {v} is out of range; allowed: {lo}..{hi}"
+
+
+def _at_least(lo: float) -> Check:
+    return _allowed(lambda v: v >= lo, f"must be >= {lo}")
+
+
+def _positive() -> Check:
+    return _allowed(lambda v: v > 0, "must be > 0")
+
+
+def _unit(name: str, v: float, c: Any) -> str | None:
+    return None if 0 <= v <= 1 else f"{name} {v}: allowed [0, 1]"
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+def _experiment(name: str, v: str, c: Any) -> str | None:
+    return None if _NAME.match(v) else f"experiment {v!r}: use 1-64 letters, digits, _ . + -"
+
+
+def _method(name: str, v: str, c: Any) -> str | None:
+    methods.get(v)  # ConfigError naming the choices; `fixed:<arch>` also parses its architecture
+    return None
+
+
+def _env(name: str, v: str, c: Any) -> str | None:
+    resolve_env_id(v)  # ConfigError saying what was tried
+    return None
+
+
+def _pendulum_only(name: str, v: float, c: Any) -> str | None:
+    if not 0 < v <= 100:
+        return f"{name} {v}: allowed (0, 100]"
+    if v != 1.0 and resolve_env_id(c.env) != PENDULUM_ID:
+        return f"{name} applies only to env {PENDULUM_ID}"
+    return None
+
+
+def _buffer(name: str, v: int, c: Any) -> str | None:
+    return None if c.batch_size <= v <= 10_000_000 else f"buffer_size {v}: allowed batch_size..10^7"
+
+
+def _arch(name: str, v: str, c: Any) -> str | None:
+    Arch.parse(v)
+    return None
+
+
+def _switch_at(name: str, v: tuple[int, ...], c: Any) -> str | None:
+    if all(e >= 1 for e in v) and list(v) == sorted(set(v)):
+        return None
+    return f"switch_at {list(v)}: episode numbers >= 1, increasing, no repeats"
+
+
+def _schedule(name: str, v: tuple[str, ...], c: Any) -> str | None:
+    parse_schedule(v)  # ConfigError naming the form
+    return None
+
+
+def _grid_name(name: str, v: str, c: Any) -> str | None:
+    return None if v == "" or _NAME.match(v) else f"schedule_from {v!r}: a grid name (1-64 letters, digits, _ . + -)"
+
+
+def _rungs(name: str, v: tuple[int, ...], c: Any) -> str | None:
+    if v and all(a < b for a, b in zip((0, *v), v, strict=False)) and v[-1] <= MAX_STEPS:
+        return None
+    return f"halving_rungs {v}: must be increasing steps > 0"
+
+
+def _keep(name: str, v: tuple[int, ...], c: Any) -> str | None:
+    if v and all(a > b for a, b in zip(v, v[1:], strict=False)) and v[-1] == 1:
+        return None
+    return f"halving_keep {v}: must decrease to 1"
 
 
 @dataclass(frozen=True)
 class RunConfig:
     # --- what to run -----------------------------------------------------------------------
-    experiment: str = _opt("adhoc", "experiment name (the first level of the run directory)", scope="label")
+    experiment: str = _opt("adhoc", "experiment name (the first level of the run directory)", _experiment,
+                           scope=_LABEL)
     env: str = _opt(PENDULUM_ID, "Gymnasium environment id with discrete actions (continuous: see discretise), or "
-                    "module:EnvId to import the module that registers it first")
-    method: str = _opt(
-        "fixed-medium",
-        "fixed-small | fixed-medium | fixed-large | fixed:<arch> (e.g. fixed:relu-128x128) | random "
-        "(uniform draw every window) | random-matched (uniform draws at the times given by switch_at) | "
-        "random-freeze (one uniform draw, held) | nas | replay (the changes listed in schedule, no feedback: "
-        "another run's moves at its times) | halving (successive halving over the whole search space, "
-        "candidates trained side by side on one replay buffer) | halving-random (the same, survivors drawn at "
-        "random: its random-selection control)",
-    )
-    seed: int = _opt(0, f"random seed (0..{MAX_SEED}); a run is a pure function of config and seed")
-    steps: int = _opt(100_000, "environment steps used for training")
+                    "module:EnvId to import the module that registers it first", _env)
+    method: str = _opt(methods.FIXED_MEDIUM, methods.describe(), _method)
+    seed: int = _opt(0, f"random seed (0..{MAX_SEED}); a run is a pure function of config and seed",
+                     _in_range(0, MAX_SEED))
+    steps: int = _opt(100_000, "environment steps used for training", _in_range(1, MAX_STEPS))
 
     # --- environment -----------------------------------------------------------------------
-    n_torques: int = _opt(5, "pendulum: number of torques evenly spaced in [-max_torque, max_torque]")
+    n_torques: int = _opt(5, "pendulum: number of torques evenly spaced in [-max_torque, max_torque]",
+                          _allowed(lambda v: 2 <= v <= 1000, "allowed 2..1000"))
     discretise: int = _opt(
-        0, "continuous-action envs (e.g. Pendulum-v1): bins per action dimension; 0 refuses such envs"
+        0, "continuous-action envs (e.g. Pendulum-v1): bins per action dimension; 0 refuses such envs",
+        _allowed(lambda v: v == 0 or 2 <= v <= 100, "allowed 0 (off) or 2..100"),
     )
-    max_torque: float = _opt(3.0, "pendulum: largest torque magnitude")
-    horizon: int = _opt(200, "pendulum: steps per episode (time limit, a truncation)")
-    pendulum_mass: float = _opt(1.0, "pendulum: mass m (kg; variants for controller transfer)", legacy=True)
-    pendulum_length: float = _opt(1.0, "pendulum: length l (m; variants for controller transfer)", legacy=True)
+    max_torque: float = _opt(3.0, "pendulum: largest torque magnitude",
+                             _allowed(lambda v: 0 < v <= 1000, "allowed (0, 1000]"))
+    horizon: int = _opt(200, "pendulum: steps per episode (time limit, a truncation)",
+                        _allowed(lambda v: 1 <= v <= 100_000, "allowed 1..100000"))
+    pendulum_mass: float = _opt(1.0, "pendulum: mass m (kg; variants for controller transfer)", _pendulum_only,
+                                legacy=True)
+    pendulum_length: float = _opt(1.0, "pendulum: length l (m; variants for controller transfer)", _pendulum_only,
+                                  legacy=True)
 
     # --- Double DQN ------------------------------------------------------------------------
-    lr: float = _opt(1e-3, "Adam learning rate")
-    gamma: float = _opt(0.99, "discount factor")
-    batch_size: int = _opt(64, "minibatch size")
-    buffer_size: int = _opt(100_000, "replay buffer capacity (transitions)")
-    learning_starts: int = _opt(1_000, "steps of experience collected before the first update")
-    train_freq: int = _opt(1, "environment steps between training phases")
+    lr: float = _opt(1e-3, "Adam learning rate", _allowed(lambda v: 0 < v < 1, "allowed (0, 1)"))
+    gamma: float = _opt(0.99, "discount factor", _unit)
+    batch_size: int = _opt(64, "minibatch size", _allowed(lambda v: 1 <= v <= 100_000, "allowed 1..100000"))
+    buffer_size: int = _opt(100_000, "replay buffer capacity (transitions)", _buffer)
+    learning_starts: int = _opt(1_000, "steps of experience collected before the first update", _at_least(0))
+    train_freq: int = _opt(1, "environment steps between training phases", _at_least(1))
     gradient_steps: int = _opt(
         1, "gradient updates per training phase; -1 = as many as environment steps since the last one "
-        "(train_freq), as in Stable-Baselines3", legacy=True,
+        "(train_freq), as in Stable-Baselines3",
+        _allowed(lambda v: v == -1 or 1 <= v <= 100_000, "allowed -1 (one per environment step) or 1..100000"),
+        legacy=True,
     )
-    target_update: int = _opt(500, "steps between hard target-network updates")
-    eps_start: float = _opt(1.0, "initial exploration rate")
-    eps_end: float = _opt(0.05, "final exploration rate")
-    eps_fraction: float = _opt(0.2, "fraction of the steps over which epsilon decays linearly")
-    grad_clip: float = _opt(10.0, "gradient-norm clipping threshold")
+    target_update: int = _opt(500, "steps between hard target-network updates", _at_least(1))
+    eps_start: float = _opt(1.0, "initial exploration rate", _unit)
+    eps_end: float = _opt(0.05, "final exploration rate", _unit)
+    eps_fraction: float = _opt(0.2, "fraction of the steps over which epsilon decays linearly", _unit)
+    grad_clip: float = _opt(10.0, "gradient-norm clipping threshold", _positive())
     target: str = _opt(
         "double", "bootstrap target: double (Double DQN: the online network picks the next action) | max (DQN: "
-        "the target network's own maximum, as Stable-Baselines3's DQN)", legacy=True,
+        "the target network's own maximum, as Stable-Baselines3's DQN)", _one_of(TARGETS), legacy=True,
     )
 
     # --- evaluation ------------------------------------------------------------------------
-    eval_every: int = _opt(2_500, "steps between greedy evaluations")
-    eval_episodes: int = _opt(10, "episodes per greedy evaluation, on fixed evaluation starts")
-    eval_seed: int = _opt(12_345, "seed of the fixed evaluation starts (the same for every run)")
-    final_evals: int = _opt(5, "final performance = mean of the last this-many evaluations")
+    eval_every: int = _opt(2_500, "steps between greedy evaluations", _at_least(1))
+    eval_episodes: int = _opt(10, "episodes per greedy evaluation, on fixed evaluation starts",
+                              _allowed(lambda v: 1 <= v <= 1000, "allowed 1..1000"))
+    eval_seed: int = _opt(12_345, "seed of the fixed evaluation starts (the same for every run)",
+                          _allowed(lambda v: 0 <= v <= MAX_SEED, f"allowed 0..{MAX_SEED}"))
+    final_evals: int = _opt(5, "final performance = mean of the last this-many evaluations", _at_least(1))
 
     # --- architecture search -----------------------------------------------------------------
-    start_arch: str = _opt("relu-32", "architecture random search and NAS-DQN start from", scope="search")
-    depths: tuple[int, ...] = _opt((1, 2, 3), "search space: numbers of hidden layers", scope="search")
-    widths: tuple[int, ...] = _opt((32, 64, 128, 256), "search space: hidden-layer widths", scope="search")
-    activations: tuple[str, ...] = _opt(("relu", "tanh"), "search space: activations", scope="search")
+    start_arch: str = _opt("relu-32", "architecture random search and NAS-DQN start from", _arch, scope=_SEARCH)
+    depths: tuple[int, ...] = _opt((1, 2, 3), "search space: numbers of hidden layers", scope=_SEARCH)
+    widths: tuple[int, ...] = _opt((32, 64, 128, 256), "search space: hidden-layer widths", scope=_SEARCH)
+    activations: tuple[str, ...] = _opt(("relu", "tanh"), "search space: activations", scope=_SEARCH)
     layer_widths: str = _opt(
         "uniform", "search space: uniform (all hidden layers equally wide) | free (each layer its own width)",
-        scope="search",
+        _one_of(LAYER_WIDTHS), scope=_SEARCH,
     )
-    search_interval: int = _opt(10, "episodes between controller decisions", scope="search")
+    search_interval: int = _opt(10, "episodes between controller decisions", _at_least(1), scope=_SEARCH)
     inherit: str = _opt(
         "morph", "weights of a new architecture: morph (inherit the old network's function, Net2Net-style) | "
         "copy (copy every layer whose shape matches, initialise the others afresh: the paper's reported "
         "transfer) | none (a fresh random network at every switch: the ablation of weight inheritance)",
-        scope="search", legacy=True,
+        _one_of(INHERIT_MODES), scope=_SEARCH, legacy=True,
     )
     replay_keep: float = _opt(
         1.0, "fraction of the replay buffer kept at an architecture change, the most recent transitions "
-        "(the paper reportedly keeps 25%)", scope="search", legacy=True,
+        "(the paper reportedly keeps 25%)", _allowed(lambda v: 0.0 < v <= 1.0, "allowed 0 < replay_keep <= 1"),
+        scope=_SEARCH, legacy=True,
     )
     last_decision: str = _opt(
         "apply", "a change of architecture proposed at the very last step: apply (the changed network is then "
         "evaluated but never trained: the behaviour of the runs committed before this option) | skip",
-        scope="search", legacy=True,
+        _one_of(("apply", "skip")), scope=_SEARCH, legacy=True,
     )
     distill_steps: int = _opt(
         0, "after a change that does not preserve the function: distillation steps on replay states",
-        scope="search",
+        _allowed(lambda v: 0 <= v <= 100_000, "allowed 0..100000"), scope=_SEARCH,
     )
     switch_at: tuple[int, ...] = _opt(
         (), "random-matched: episodes after which to switch (nasdqn batch copies them from the nas run "
-        "of the same seed)", scope="matched",
+        "of the same seed)", _switch_at, scope=_MATCHED, exclusive=True,
     )
 
     schedule: tuple[str, ...] = _opt(
         (), "replay: the changes to make, as EPISODE:ARCH (nasdqn batch copies them from the nas run named by "
-        "schedule_from)", scope="replay",
+        "schedule_from)", _schedule, scope=_REPLAY, exclusive=True,
     )
     schedule_from: str = _opt(
-        "", "replay: the grid (experiment) whose nas run of seed + schedule_offset gives the schedule", scope="replay",
+        "", "replay: the grid (experiment) whose nas run of seed + schedule_offset gives the schedule", _grid_name,
+        scope=_REPLAY, exclusive=True,
     )
     schedule_offset: int = _opt(
         0, "replay: 0 replays the same seed's schedule; k replays seed + k's (a schedule this run's returns never "
-        "informed)", scope="replay",
+        "informed)", _allowed(lambda v: 0 <= v <= MAX_SEED, f"allowed 0..{MAX_SEED}"), scope=_REPLAY,
+        exclusive=True,
     )
 
     # --- successive halving (population methods) ----------------------------------------------
     # The defaults were chosen on seeds 100-102 only, by replaying the cuts on the premise population's
     # saved scores (benchmarks/halving_tuning.py); never on the reported seeds 0-9.
     halving_rungs: tuple[int, ...] = _opt(
-        (10_000, 20_000, 30_000), "halving: the steps at which candidates are cut (fixed in advance)",
-        scope="population",
+        (10_000, 20_000, 30_000), "halving: the steps at which candidates are cut (fixed in advance)", _rungs,
+        scope=_POPULATION,
     )
     halving_keep: tuple[int, ...] = _opt(
-        (12, 6, 1), "halving: candidates kept at each rung (the last must be 1: the survivor trains alone)",
-        scope="population",
+        (12, 6, 1), "halving: candidates kept at each rung (the last must be 1: the survivor trains alone)", _keep,
+        scope=_POPULATION,
     )
     halving_score: str = _opt(
         "recent", "halving: what ranks candidates at a rung: recent (mean of their last 3 validation "
-        "evaluations) | auc (mean of all of them so far)", scope="population",
+        "evaluations) | auc (mean of all of them so far)", _one_of(("auc", "recent")), scope=_POPULATION,
     )
     selection_seed: int = _opt(
         54_321, "halving: seed of the validation starts candidates are scored on (must differ from eval_seed: "
-        "selection is never judged on the reporting starts)", scope="population",
+        "selection is never judged on the reporting starts)",
+        _allowed(lambda v: 0 <= v <= MAX_SEED, f"allowed 0..{MAX_SEED}"), scope=_POPULATION,
     )
 
     # --- learned controller ------------------------------------------------------------------
     ctrl_algo: str = _opt(
         "gain", "learned controller: gain (Bayesian model of measured gains, Thompson sampling) | "
-        "reinforce (a factorised policy trained by REINFORCE, the project's first design)"
+        "reinforce (a factorised policy trained by REINFORCE, the project's first design)",
+        _one_of(("gain", "reinforce")),
     )
-    ctrl_settle: int = _opt(3, "gain controller: windows a new architecture is measured for before the next move")
-    ctrl_history: int = _opt(8, "gain controller: windows whose trend (slope) is extrapolated past a switch")
+    ctrl_settle: int = _opt(3, "gain controller: windows a new architecture is measured for before the next move",
+                            _allowed(lambda v: 1 <= v <= 100, "allowed 1..100"))
+    ctrl_history: int = _opt(8, "gain controller: windows whose trend (slope) is extrapolated past a switch",
+                             _allowed(lambda v: 1 <= v <= 100, "allowed 1..100"))
     ctrl_warmup: float = _opt(
         0.2, "gain controller: fraction of the budget before which measured gains are not learned from "
-        "(returns are mostly those of random actions while epsilon decays)"
+        "(returns are mostly those of random actions while epsilon decays)",
+        _allowed(lambda v: 0 <= v < 1, "allowed [0, 1)"),
     )
-    ctrl_prior_sd: float = _opt(1.0, "gain controller: prior standard deviation of each decision's worth (noise units)")
+    ctrl_prior_sd: float = _opt(1.0, "gain controller: prior standard deviation of each decision's worth (noise units)",
+                                _positive())
     ctrl_move_cost: float = _opt(
-        0.5, "gain controller: prior mean cost of any switch, in noise units (learned away if switches pay)"
+        0.5, "gain controller: prior mean cost of any switch, in noise units (learned away if switches pay)",
+        _at_least(0),
     )
     ctrl_late_break: float = _opt(
         1.0, "gain controller: a breaking move also pays this x its believed cost x elapsed/remaining budget "
-        "(0 = off)"
+        "(0 = off)", _at_least(0),
     )
-    ctrl_lr: float = _opt(0.5, "reinforce controller: policy-gradient step size")
-    ctrl_entropy: float = _opt(0.05, "reinforce controller: initial entropy bonus (decays to 0)")
-    ctrl_baseline: float = _opt(0.2, "reinforce controller: moving-average rate of the reward baseline")
+    ctrl_lr: float = _opt(0.5, "reinforce controller: policy-gradient step size", _positive())
+    ctrl_entropy: float = _opt(0.05, "reinforce controller: initial entropy bonus (decays to 0)", _at_least(0))
+    ctrl_baseline: float = _opt(0.2, "reinforce controller: moving-average rate of the reward baseline",
+                                _allowed(lambda v: 0 < v <= 1, "allowed (0, 1]"))
     ctrl_break_cost: float = _opt(
         3.0, "learned controller: cost of a move that does not preserve the function (gain: prior mean, in noise "
-        "units; reinforce: log-probability penalty)"
+        "units; reinforce: log-probability penalty)", _at_least(0),
     )
     ctrl_sharpen: float = _opt(
-        3.0, "reinforce controller: choices sharpen to (1 + this) x log-odds by the end (settling)"
+        3.0, "reinforce controller: choices sharpen to (1 + this) x log-odds by the end (settling)",
+        _allowed(lambda v: 0 <= v <= 100, "allowed 0..100"),
     )
     ctrl_signal: str = _opt(
-        "trend", "reinforce controller reward: trend (improvement beyond the recent trend) | raw (window score)"
+        "trend", "reinforce controller reward: trend (improvement beyond the recent trend) | raw (window score)",
+        _one_of(("trend", "raw")),
     )
-    ctrl_moves: str = _opt("local", "learned controller candidates: local (one edit away) | global (any)")
+    ctrl_moves: str = _opt("local", "learned controller candidates: local (one edit away) | global (any)",
+                           _one_of(("local", "global")))
     ctrl_cost_weight: float = _opt(
-        0.0, "learned controller: charge per doubling of the parameter count, in noise units (0 = ignore compute)"
+        0.0, "learned controller: charge per doubling of the parameter count, in noise units (0 = ignore compute)",
+        _at_least(0),
     )
     ctrl_init: str = _opt(
         "", "gain controller: start from the learned model in this controller.json (a finished nas run's), or "
         "pooled from every controller.json under this directory (transfer); empty = fresh", legacy=True,
+        exclusive=True,
     )
 
     # --- execution ---------------------------------------------------------------------------
-    threads: int = _opt(1, "torch threads for this process")
+    threads: int = _opt(1, "torch threads for this process", _allowed(lambda v: 1 <= v <= 256, "allowed 1..256"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -310,6 +413,11 @@ class RunConfig:
         """Gradient updates in each training phase (every `train_freq` steps)."""
         return self.train_freq if self.gradient_steps == -1 else self.gradient_steps
 
+    @property
+    def search_space(self) -> SearchSpace:
+        """The architectures a search may choose from (`depths` x `widths` x `activations`)."""
+        return SearchSpace(self.depths, self.widths, self.activations, self.layer_widths == "uniform")
+
     def replace(self, **changes: Any) -> RunConfig:
         return RunConfig.from_dict({**self.to_dict(), **changes})
 
@@ -324,21 +432,15 @@ class RunConfig:
 def option_scope(f: dataclasses.Field) -> str:
     """Which runs an option can affect: `run` (every run), `search` (searching methods), `learned`
     (nas: the `ctrl_*` options), `matched` (random-matched), `replay` (replay), `population` (the
-    halving methods), `label` (none: it only names the run)."""
-    return f.metadata.get("scope") or ("learned" if f.name.startswith("ctrl_") else "run")
-
-
-def _scopes_used(method: str) -> set[str]:
-    if method_arch(method) is not None:
-        return {"run"}
-    return {"run", "search"} | ({"learned"} if method == "nas" else set()) | (
-        {"matched"} if method == "random-matched" else set()) | ({"replay"} if method == "replay" else set()) | (
-        {"population"} if method in POPULATION_METHODS else set())
+    halving methods), `label` (none: it only names the run). `nasdqn.methods` says which methods use
+    which groups."""
+    return f.metadata.get("scope") or (methods.LEARNED if f.name.startswith("ctrl_") else methods.RUN)
 
 
 def config_hash_of(values: dict[str, Any]) -> str | None:
     """The hash of a stored config (a `to_dict()`, maybe written by an older version): sha256 of the
-    sorted JSON of the options its method uses, or None when one of them is missing from `values`.
+    sorted JSON of the options its method uses (the option groups of its registry entry), or None
+    when one of them is missing from `values` or the method is unknown.
 
     Options a method cannot use are left out, so adding a controller option does not make the fixed
     baselines' committed runs stale; an option added later that a method does use is missing from
@@ -348,11 +450,12 @@ def config_hash_of(values: dict[str, Any]) -> str | None:
     hash, so adding it leaves every committed run valid, and only runs that change it hash apart.
     """
     method = values.get("method")
-    if not isinstance(method, str):
+    if not methods.known(method):
         return None
+    uses = methods.get(method).uses
     used = {}
     for f in dataclasses.fields(RunConfig):
-        if option_scope(f) not in _scopes_used(method):
+        if option_scope(f) not in uses:
             continue
         legacy = f.metadata.get("legacy", False)
         if f.name not in values and not legacy:
@@ -403,114 +506,21 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
 
 
 def validate(c: RunConfig) -> None:
-    """Refuse values that cannot make a meaningful run, naming the allowed range."""
-    _check(bool(_NAME.match(c.experiment)), f"experiment {c.experiment!r}: use 1-64 letters, digits, _ . + -")
-    _check(
-        c.method in FIXED_ARCHS or c.method in SEARCH_METHODS or c.method.startswith("fixed:"),
-        f"unknown method {c.method!r}; allowed: {', '.join(METHODS)}",
-    )
-    if c.method.startswith("fixed:"):
-        Arch.parse(c.method[len("fixed:"):])
-    env_id = resolve_env_id(c.env)
-    _check(0 <= c.seed <= MAX_SEED, f"seed {c.seed} is out of range; allowed: 0..{MAX_SEED}")
-    _check(0 < c.steps <= MAX_STEPS, f"steps {c.steps} is out of range; allowed: 1..{MAX_STEPS}")
-    _check(2 <= c.n_torques <= 1000, f"n_torques {c.n_torques}: allowed 2..1000")
-    _check(c.discretise == 0 or 2 <= c.discretise <= 100, f"discretise {c.discretise}: allowed 0 (off) or 2..100")
-    _check(0 < c.max_torque <= 1000, f"max_torque {c.max_torque}: allowed (0, 1000]")
-    _check(1 <= c.horizon <= 100_000, f"horizon {c.horizon}: allowed 1..100000")
-    for name in ("pendulum_mass", "pendulum_length"):
-        v = getattr(c, name)
-        _check(0 < v <= 100, f"{name} {v}: allowed (0, 100]")
-        _check(v == 1.0 or env_id == PENDULUM_ID, f"{name} applies only to env {PENDULUM_ID}")
-    _check(0 < c.lr < 1, f"lr {c.lr}: allowed (0, 1)")
-    _check(0 <= c.gamma <= 1, f"gamma {c.gamma}: allowed [0, 1]")
-    _check(1 <= c.batch_size <= 100_000, f"batch_size {c.batch_size}: allowed 1..100000")
-    _check(c.batch_size <= c.buffer_size <= 10_000_000, f"buffer_size {c.buffer_size}: allowed batch_size..10^7")
-    _check(c.learning_starts >= 0, f"learning_starts {c.learning_starts}: must be >= 0")
-    _check(c.train_freq >= 1, f"train_freq {c.train_freq}: must be >= 1")
-    _check(c.gradient_steps == -1 or 1 <= c.gradient_steps <= 100_000,
-           f"gradient_steps {c.gradient_steps}: allowed -1 (one per environment step) or 1..100000")
-    _check(c.target_update >= 1, f"target_update {c.target_update}: must be >= 1")
-    for name in ("eps_start", "eps_end", "eps_fraction"):
-        v = getattr(c, name)
-        _check(0 <= v <= 1, f"{name} {v}: allowed [0, 1]")
-    _check(c.grad_clip > 0, f"grad_clip {c.grad_clip}: must be > 0")
-    _check(c.target in TARGETS, f"target {c.target!r}; allowed: {', '.join(TARGETS)}")
-    _check(c.eval_every >= 1, f"eval_every {c.eval_every}: must be >= 1")
-    _check(1 <= c.eval_episodes <= 1000, f"eval_episodes {c.eval_episodes}: allowed 1..1000")
-    _check(0 <= c.eval_seed <= MAX_SEED, f"eval_seed {c.eval_seed}: allowed 0..{MAX_SEED}")
-    _check(c.final_evals >= 1, f"final_evals {c.final_evals}: must be >= 1")
-    _check(c.search_interval >= 1, f"search_interval {c.search_interval}: must be >= 1")
-    _check(0 <= c.distill_steps <= 100_000, f"distill_steps {c.distill_steps}: allowed 0..100000")
-    _check(c.inherit in INHERIT_MODES, f"inherit {c.inherit!r}; allowed: {', '.join(INHERIT_MODES)}")
-    _check(c.last_decision in ("apply", "skip"), f"last_decision {c.last_decision!r}; allowed: apply, skip")
-    _check(0.0 < c.replay_keep <= 1.0, f"replay_keep {c.replay_keep}: allowed 0 < replay_keep <= 1")
-    _check(c.layer_widths in LAYER_WIDTHS, f"layer_widths {c.layer_widths!r}; allowed: {', '.join(LAYER_WIDTHS)}")
-    _check(all(e >= 1 for e in c.switch_at) and list(c.switch_at) == sorted(set(c.switch_at)),
-           f"switch_at {list(c.switch_at)}: episode numbers >= 1, increasing, no repeats")
-    _check(not c.switch_at or c.method == "random-matched", "switch_at is used only by method random-matched")
-    _check(not (c.schedule or c.schedule_from or c.schedule_offset) or c.method == "replay",
-           "schedule, schedule_from and schedule_offset are used only by method replay")
-    _check(c.method != "replay" or bool(c.schedule or c.schedule_from),
-           "method replay needs a schedule: set schedule_from (the grid whose nas runs it replays) or schedule")
-    _check(c.schedule_from == "" or bool(_NAME.match(c.schedule_from)),
-           f"schedule_from {c.schedule_from!r}: a grid name (1-64 letters, digits, _ . + -)")
-    _check(0 <= c.schedule_offset <= MAX_SEED, f"schedule_offset {c.schedule_offset}: allowed 0..{MAX_SEED}")
-    _check(c.ctrl_algo in ("gain", "reinforce"), f"ctrl_algo {c.ctrl_algo!r}; allowed: gain, reinforce")
-    _check(1 <= c.ctrl_settle <= 100, f"ctrl_settle {c.ctrl_settle}: allowed 1..100")
-    _check(1 <= c.ctrl_history <= 100, f"ctrl_history {c.ctrl_history}: allowed 1..100")
-    _check(0 <= c.ctrl_warmup < 1, f"ctrl_warmup {c.ctrl_warmup}: allowed [0, 1)")
-    _check(c.ctrl_prior_sd > 0, f"ctrl_prior_sd {c.ctrl_prior_sd}: must be > 0")
-    _check(c.ctrl_move_cost >= 0, f"ctrl_move_cost {c.ctrl_move_cost}: must be >= 0")
-    _check(c.ctrl_late_break >= 0, f"ctrl_late_break {c.ctrl_late_break}: must be >= 0")
-    _check(c.ctrl_lr > 0, f"ctrl_lr {c.ctrl_lr}: must be > 0")
-    _check(c.ctrl_entropy >= 0, f"ctrl_entropy {c.ctrl_entropy}: must be >= 0")
-    _check(0 < c.ctrl_baseline <= 1, f"ctrl_baseline {c.ctrl_baseline}: allowed (0, 1]")
-    _check(c.ctrl_break_cost >= 0, f"ctrl_break_cost {c.ctrl_break_cost}: must be >= 0")
-    _check(0 <= c.ctrl_sharpen <= 100, f"ctrl_sharpen {c.ctrl_sharpen}: allowed 0..100")
-    _check(c.ctrl_signal in ("trend", "raw"), f"ctrl_signal {c.ctrl_signal!r}; allowed: trend, raw")
-    _check(c.ctrl_moves in ("local", "global"), f"ctrl_moves {c.ctrl_moves!r}; allowed: local, global")
-    _check(c.ctrl_cost_weight >= 0, f"ctrl_cost_weight {c.ctrl_cost_weight}: must be >= 0")
-    _check(not c.ctrl_init or (c.method == "nas" and c.ctrl_algo == "gain"),
-           "ctrl_init is used only by method nas with ctrl_algo gain")
-    _check(1 <= c.threads <= 256, f"threads {c.threads}: allowed 1..256")
-    _check(len(c.halving_rungs) == len(c.halving_keep) >= 1,
-           f"halving_rungs {c.halving_rungs} and halving_keep {c.halving_keep}: need one kept count per rung")
-    _check(all(a < b for a, b in zip((0, *c.halving_rungs), c.halving_rungs, strict=False))
-           and c.halving_rungs[-1] <= MAX_STEPS, f"halving_rungs {c.halving_rungs}: must be increasing steps > 0")
-    _check(all(a > b for a, b in zip(c.halving_keep, c.halving_keep[1:], strict=False)) and c.halving_keep[-1] == 1,
-           f"halving_keep {c.halving_keep}: must decrease to 1")
-    _check(c.halving_score in ("auc", "recent"), f"halving_score {c.halving_score!r}; allowed: auc, recent")
-    _check(0 <= c.selection_seed <= MAX_SEED and c.selection_seed != c.eval_seed,
-           f"selection_seed {c.selection_seed}: allowed 0..{MAX_SEED}, and not eval_seed ({c.eval_seed})")
-    if c.method in POPULATION_METHODS:
-        _check(c.halving_rungs[-1] < c.steps, f"halving_rungs {c.halving_rungs}: the last rung must come before "
-               f"the end of the run (steps {c.steps})")
-
-    space = SearchSpace.from_config(c)
-    Arch.parse(c.start_arch)
-    if c.method in SEARCH_METHODS:
-        _check(
-            space.contains(Arch.parse(c.start_arch)),
-            f"start_arch {c.start_arch} is not in the search space ({space.describe()})",
-        )
-    for episode, arch in parse_schedule(c.schedule).items():
-        _check(space.contains(arch), f"schedule entry {episode}:{arch} is not in the search space ({space.describe()})")
-
-
-def method_arch(method: str) -> str | None:
-    """The fixed architecture a method names, or None for a searching method."""
-    if method in FIXED_ARCHS:
-        return FIXED_ARCHS[method]
-    if method.startswith("fixed:"):
-        return method[len("fixed:"):]
-    return None
+    """Refuse values that cannot make a meaningful run, naming the allowed range: every option's own
+    rule, then options set for a method that does not use them, then the rules between options of
+    the method's registry entry (`nasdqn.methods`)."""
+    fields = dataclasses.fields(RunConfig)
+    for f in fields:
+        check = f.metadata.get("check")
+        problem = check(f.name, getattr(c, f.name), c) if check is not None else None
+        if problem:
+            raise ConfigError(problem)
+    c.search_space  # noqa: B018 -- ConfigError for an empty or out-of-range space, whatever the method
+    entry = methods.get(c.method)
+    for f in fields:
+        if f.metadata.get("exclusive") and getattr(c, f.name) != f.default and option_scope(f) not in entry.uses:
+            raise ConfigError(f"{f.name} is used only by method {', '.join(methods.users_of(option_scope(f)))}")
+    entry.check(c)

@@ -5,14 +5,10 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nasdqn.errors import MAX_DEPTH, MAX_WIDTH, ConfigError
-
-if TYPE_CHECKING:
-    from nasdqn.config import RunConfig
 
 # Every activation a network can use. The default search space keeps to the first two; the third
 # group serves the paper's reported 27-configuration space, whose third activation is not named.
@@ -111,10 +107,6 @@ class SearchSpace:
         for a in self.activations:
             if a not in ACTIVATIONS:
                 raise ConfigError(f"search space activation {a!r}; allowed: {', '.join(ACTIVATIONS)}")
-
-    @classmethod
-    def from_config(cls, config: RunConfig) -> SearchSpace:
-        return cls(config.depths, config.widths, config.activations, config.layer_widths == "uniform")
 
     def describe(self) -> str:
         layers = "equal widths" if self.uniform else "free widths"

@@ -110,7 +110,7 @@ def test_matched_random_control_switches_exactly_at_the_given_times():
 
 def test_random_freeze_is_one_uniform_draw_held_for_the_run():
     from nasdqn.config import RunConfig
-    from nasdqn.controllers import make_controller
+    from nasdqn.methods import make_controller
 
     config = RunConfig(method="random-freeze")
     firsts = {str(make_controller(config, np.random.default_rng(s)).initial()) for s in range(200)}

@@ -5,11 +5,10 @@ import torch
 
 from nasdqn import analysis
 from nasdqn.config import ConfigError, RunConfig
-from nasdqn.population import train_population
 from nasdqn.records import TIMING_KEYS
 from nasdqn.search_space import Arch
 from nasdqn.stacked import CandidateStack
-from nasdqn.train import train
+from nasdqn.train import train, train_population
 
 TINY = RunConfig(steps=1500, learning_starts=200, eval_every=500, eval_episodes=3, horizon=100)
 ARCHS = [Arch.parse("relu-32"), Arch.parse("tanh-64x64")]
@@ -86,12 +85,14 @@ def test_halving_cuts_at_its_rungs_and_the_survivor_trains_alone_to_the_end():
 
 
 def test_halving_keeps_the_best_by_validation_score_and_its_random_control_ignores_scores():
-    from nasdqn.population import _random_pick, _score_pick
+    from nasdqn.controllers import HalvingController, RandomHalvingController
     scores = {"a": [0.0, 1.0], "b": [5.0, 5.0], "c": [2.0, 9.0]}
-    assert _score_pick("auc")(scores, ["a", "b", "c"], 2) == ["c", "b"]  # means 5.5, 5.0, 0.5
-    assert _score_pick("recent")({"a": [9.0, 0.0, 0.0, 0.0], "b": [1.0]}, ["a", "b"], 1) == ["b"]
+    assert HalvingController((10,), (2,), "auc").survivors(10, scores, ["a", "b", "c"]) == ["c", "b"]  # 5.5, 5, .5
+    recent = HalvingController((10,), (1,), "recent")
+    assert recent.survivors(10, {"a": [9.0, 0.0, 0.0, 0.0], "b": [1.0]}, ["a", "b"]) == ["b"]
     flipped = {k: [-x for x in v] for k, v in scores.items()}
-    picks = [_random_pick(np.random.default_rng(3))(s, ["a", "b", "c"], 2) for s in (scores, flipped)]
+    picks = [RandomHalvingController((10,), (2,), np.random.default_rng(3)).survivors(10, s, ["a", "b", "c"])
+             for s in (scores, flipped)]
     assert picks[0] == picks[1]
     random_run = train(SMALL.replace(method="halving-random"))
     c = pd.DataFrame(random_run.controller_state["candidates"])
@@ -106,5 +107,5 @@ def test_halving_options_are_checked():
                        ({"halving_rungs": (500, 1500)}, "before")]:
         with pytest.raises(ConfigError, match=match):
             SMALL.replace(**bad)
-    with pytest.raises(ValueError, match="fewer than the 4 candidates"):
-        train(SMALL.replace(halving_keep=(4, 1)))
+    with pytest.raises(ConfigError, match="fewer than the 4 candidates of the search space; allowed: 1..3"):
+        SMALL.replace(halving_keep=(4, 1))

@@ -152,12 +152,11 @@ def test_reported_roles_give_the_fixed_networks_the_baseline_roles_by_size():
 
 def test_the_choices_table_fills_every_value_from_the_code_and_names_real_options(monkeypatch):
     from nasdqn import choices
-    from nasdqn.search_space import SearchSpace
 
     table = choices.choices_table()
     assert len(table) == len(choices.CHOICES) and not table.isna().any().any()
     assert not table["we chose"].str.contains(r"[{}]").any() and not table["why"].str.contains(r"[{}]").any()
-    assert SearchSpace.from_config(RunConfig()).describe() in table.loc["search space", "we chose"]
+    assert RunConfig().search_space.describe() in table.loc["search space", "we chose"]
     defaults = RunConfig()
     interval = table.loc["how often the architecture may change", "we chose"]
     assert f"Every {defaults.search_interval} episodes" in interval

@@ -182,7 +182,7 @@ def test_transfer_run_starts_from_a_saved_controller(tmp_path):
     source = train(RunConfig(method="nas", ctrl_warmup=0.0, **TINY))
     path = tmp_path / "controller.json"
     path.write_text(json.dumps(source.controller_state))
-    from nasdqn.controllers import make_controller
+    from nasdqn.methods import make_controller
 
     config = RunConfig(method="nas", ctrl_init=str(path), **TINY)
     loaded = make_controller(config, np.random.default_rng(0))
@@ -228,7 +228,7 @@ def test_transfer_from_a_missing_or_wrong_file_is_refused_in_one_line(tmp_path, 
 
 
 def test_pendulum_variants_change_the_dynamics_and_the_reference():
-    from nasdqn.train import Evaluator
+    from nasdqn.evaluation import Evaluator
 
     base = Evaluator(RunConfig(eval_episodes=4)).anchors()["reference_return"]
     heavy = Evaluator(RunConfig(eval_episodes=4, pendulum_mass=1.5, pendulum_length=1.2)).anchors()["reference_return"]

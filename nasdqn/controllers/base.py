@@ -1,7 +1,14 @@
-"""The controller protocol and what a controller is told: everything a new controller implements."""
+"""The controller protocols and what a controller is told: everything a new controller implements.
+
+A `Controller` steers one network: every `search_interval` episodes it sees the window's score and may
+propose another architecture. A `PopulationController` steers candidates trained side by side on one
+replay buffer (`nasdqn.population`): at its checkpoints it says which candidates go on, and at every
+evaluation which one is deployed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,3 +37,22 @@ class Controller(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
     def diagnostics(self) -> dict[str, float]: ...
+
+
+# Per candidate (its architecture, written as in `Arch.__str__`): the mean validation return of each of
+# its evaluations so far, oldest first.
+Scores = Mapping[str, Sequence[float]]
+
+
+class PopulationController(Protocol):
+    # Steps at which `survivors` is asked (besides the evaluations, the population scores its
+    # candidates there too).
+    checkpoints: tuple[int, ...]
+
+    def survivors(self, step: int, scores: Scores, alive: Sequence[str]) -> list[str]:
+        """The candidates of `alive` that go on after checkpoint `step` (all of them: no cut)."""
+        ...
+
+    def deployed(self, scores: Scores, alive: Sequence[str], current: str | None) -> str:
+        """The candidate whose greedy policy is reported now (`current`: the one reported last)."""
+        ...
