@@ -147,7 +147,7 @@ def plot_learning_curves(scores: pd.DataFrame, column: str = "score", statistic=
         wide = scores[scores["method"] == method].pivot(index="seed", columns="step", values=column)
         point, low, high = bootstrap_ci(wide.to_numpy(), statistic)
         colour = method_colour(method)
-        ax.plot(wide.columns, point, label=f"{method} ({len(wide)} seeds)", color=colour)
+        ax.plot(wide.columns, point, label=f"{registry.label(method)} ({len(wide)} seeds)", color=colour)
         ax.fill_between(wide.columns, low, high, alpha=0.2, color=colour)
     ax.set_xlabel("environment step")
     ax.set_ylabel("normalised score" if column == "score" else "greedy return")

@@ -77,11 +77,6 @@ class Method:
     def shown_as(self) -> str:
         return self.label or self.name
 
-    @property
-    def searches(self) -> bool:
-        """Whether the architecture is chosen during the run (by a controller, a schedule or a population)."""
-        return self.family in (SEARCH, REPLAY, POPULATION)
-
     def check(self, config: RunConfig) -> None:
         """The rules between options that concern this method: ConfigError with the first broken one."""
         if self.build is None:
@@ -349,6 +344,11 @@ def order(names: Iterable[str]) -> list[str]:
     present = set(names)
     listed = [m.name for m in _REGISTRY.values() if m.listed and m.name in present]
     return listed + sorted(present - set(listed))
+
+
+def label(name: str) -> str:
+    """How figures name the method (its registered label, else its name)."""
+    return _REGISTRY[name].shown_as if name in _REGISTRY else name
 
 
 def colour(name: str) -> str | None:

@@ -2,6 +2,7 @@
 on fresh smoke data (in a temporary copy) and on the committed data. Nothing is written in the repo."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,10 +31,18 @@ def _run(cmd: list, env_extra: dict, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def _nbval(notebooks: list[Path], env_extra: dict, cwd: Path) -> None:
+    """nbval over `notebooks`: it makes one test of every code cell, so every code cell must have run and
+    passed (or been skipped by an NBVAL_SKIP marker), none failed."""
+    import nbformat
+
     out = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                 "--rootdir", cwd, *notebooks], env_extra, cwd)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert f"{len(notebooks)} passed" in out.stdout or " passed" in out.stdout
+    summary = out.stdout.strip().splitlines()[-1]
+    counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)}
+    cells = sum(c.cell_type == "code" for nb in notebooks for c in nbformat.read(nb, as_version=4).cells)
+    assert counts.get("passed", 0) > 0 and counts.get("passed", 0) + counts.get("skipped", 0) == cells, summary
+    assert not counts.get("failed") and not counts.get("error") and not counts.get("errors"), summary
 
 
 def test_run_notebook_under_nbval(tmp_path):

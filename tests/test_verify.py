@@ -1,6 +1,7 @@
 """Reproduction checks: regenerating cells elsewhere and comparing them with the committed runs."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,43 @@ def test_verify_regenerates_a_grid_bit_for_bit(tmp_path, capsys):
     (linked / "runs" / "smoke").symlink_to(REPO_ROOT / "data" / "runs" / "smoke")
     assert main(["verify", str(SMOKE), "--into", str(linked)]) == 2
     assert "leads into the committed data" in capsys.readouterr().err
+
+
+def _committed_and_regenerated(tmp_path, shift: float) -> Path:
+    """A 3-seed grid written straight from `train` into a committed root, and its regenerated twin
+    whose fixed-small runs differ from the committed ones by `shift` in every evaluation return (as a
+    run from another processor would differ); the nas runs are copied unchanged."""
+    from nasdqn.records import write_run
+    from nasdqn.train import train
+
+    grid = tmp_path / "tri.yaml"
+    grid.write_text("name: tri\nenvs: [NASDQN/InvertedPendulum-v0]\nmethods: [fixed-small, nas]\nseeds: 3\n"
+                    "steps: 600\noverrides: {learning_starts: 100, eval_every: 300, eval_episodes: 2, horizon: 100, "
+                    "search_interval: 1}\n")
+    for root in ("committed", "again"):
+        for cell in load_grid(grid, tmp_path / root)[1]:
+            result = train(cell.config)
+            if root == "again" and cell.config.method == "fixed-small":
+                result = dataclasses.replace(result, evals=result.evals.assign(**{"return": result.evals["return"]
+                                                                                   + shift}))
+            write_run(cell.out, result)
+    return grid
+
+
+def test_verify_accepts_runs_that_differ_but_agree_within_their_intervals(tmp_path, capsys):
+    grid = _committed_and_regenerated(tmp_path, shift=1e-3)
+    code = main(["verify", str(grid), "--into", str(tmp_path / "again"), "--root", str(tmp_path / "committed"),
+                 "--workers", "1", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "3 of 6 runs reproduced bit for bit" in out and "fixed-small seed=0: evals differ" in out
+    assert "verified: every run identical or agreeing within its intervals" in out
+
+
+def test_verify_refuses_runs_whose_metrics_disagree(tmp_path, capsys):
+    grid = _committed_and_regenerated(tmp_path, shift=2000.0)
+    code = main(["verify", str(grid), "--into", str(tmp_path / "again"), "--root", str(tmp_path / "committed"),
+                 "--workers", "1", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "fixed-small: metrics disagree" in out and "not verified" in out

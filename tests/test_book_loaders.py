@@ -1,0 +1,69 @@
+"""The book's loaders: exactly a grid's cells are read, each against the grid's config hash; stale,
+missing, waiting and failed runs are refused with the reason and listed, never shown."""
+
+import pytest
+
+from nasdqn import book
+from nasdqn.batch import load_grid
+from nasdqn.records import write_failure, write_run
+from nasdqn.train import train
+
+GRID = ("name: loaders\nenvs: [NASDQN/InvertedPendulum-v0]\nmethods: [fixed-small, nas, random-matched]\nseeds: 2\n"
+        "steps: 600\noverrides: {learning_starts: 100, eval_every: 300, eval_episodes: 2, horizon: 100, "
+        "search_interval: 1}\n")
+
+
+@pytest.fixture()
+def data(tmp_path, monkeypatch):
+    """A grid whose cells are in every state: fixed-small seed 0 ok, seed 1 stale (run with another
+    config); nas seed 0 ok, seed 1 diverged; random-matched seed 0 missing, seed 1 waiting for its nas
+    run. Returns the data root."""
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    (experiments / "loaders.yaml").write_text(GRID)
+    monkeypatch.setattr(book, "EXPERIMENTS_DIR", experiments)
+    monkeypatch.setenv("NASDQN_CACHE", "off")
+    root = tmp_path / "data"
+    cells = {(c.config.method, c.config.seed): c for c in load_grid(experiments / "loaders.yaml", root)[1]}
+    for key in (("fixed-small", 0), ("nas", 0)):
+        write_run(cells[key].out, train(cells[key].config))
+    stale = cells[("fixed-small", 1)]
+    write_run(stale.out, train(stale.config.replace(steps=300, eval_every=150)))
+    write_failure(cells[("nas", 1)].out, cells[("nas", 1)].config, "diverged", "non-finite values at step 5")
+    return root
+
+
+def test_load_runs_reads_exactly_the_grids_current_cells_and_says_why_it_refused_the_others(data):
+    runs, refused = book.load_runs(data, "loaders")
+    assert sorted((r.config.method, r.config.seed) for r in runs) == [("fixed-small", 0), ("nas", 0)]
+    assert len(refused) == 4
+    text = "\n".join(refused)
+    assert "fixed-small/seed=1: stale" in text
+    assert "nas/seed=1: status is 'diverged'" in text and "non-finite values at step 5" in text
+    assert "random-matched/seed=0: no meta.json" in text
+    assert "random-matched/seed=1: waiting for its nas run" in text
+    assert str(data) not in text  # paths as the data contract writes them, not this machine's
+
+
+def test_without_a_grid_file_every_run_directory_is_read(data, monkeypatch, tmp_path):
+    monkeypatch.setattr(book, "EXPERIMENTS_DIR", tmp_path / "nowhere")
+    runs, refused = book.load_runs(data, "loaders")
+    # The stale run is read too: without a grid there is no config to hold it against.
+    assert sorted((r.config.method, r.config.seed) for r in runs) == [("fixed-small", 0), ("fixed-small", 1),
+                                                                       ("nas", 0)]
+    assert len(refused) == 1 and "diverged" in refused[0]
+
+
+def test_run_table_lists_every_run_directory_with_its_status_and_error(data):
+    table = book.run_table(data, "loaders").set_index(["method", "seed"])
+    assert table.loc[("nas", 1), "status"] == "diverged" and "step 5" in table.loc[("nas", 1), "error"]
+    assert table.loc[("fixed-small", 0), "status"] == "ok" and table.loc[("fixed-small", 0), "error"] == ""
+    assert len(table) == 4  # random-matched has no run directory yet
+
+
+def test_load_experiment_gives_the_metrics_of_the_runs_it_read(data):
+    exp = book.load_experiment("loaders", data)
+    assert exp is not None and len(exp.runs) == 2 and len(exp.refused) == 4
+    assert sorted(exp.metrics["method"]) == ["fixed-small", "nas"] and exp.metrics["final_score"].notna().all()
+    assert exp.cpu_hours > 0
+    assert book.load_experiment("no-such-grid", data) is None
