@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +40,9 @@ from nasdqn.controllers.saved import read_controller_states
 from nasdqn.errors import MAX_SEED, ConfigError
 from nasdqn.search_space import Arch, parse_schedule
 
-if TYPE_CHECKING:  # only for annotations: the config asks this module, not the other way round
-    from nasdqn.config import RunConfig
+# A `nasdqn.config.RunConfig`. Not imported, not even for annotations: the config asks this module for
+# the methods, their option groups and rules, so the registry stands below it.
+RunConfig = Any
 
 # Families.
 FIXED, SEARCH, REPLAY, POPULATION, PEER = "fixed", "search", "replay", "population", "peer"
@@ -51,8 +52,8 @@ FAMILIES = (FIXED, SEARCH, REPLAY, POPULATION, PEER)
 RUN, SEARCH_OPTIONS, LEARNED, MATCHED, REPLAY_OPTIONS, POPULATION_OPTIONS, LABEL = (
     "run", "search", "learned", "matched", "replay", "population", "label")
 
-ControllerBuilder = Callable[["RunConfig", np.random.Generator, tuple[int, int]], Controller | PopulationController]
-Rule = Callable[["RunConfig"], str | None]  # a rule between options: the error message, or None
+ControllerBuilder = Callable[[RunConfig, np.random.Generator, tuple[int, int]], Controller | PopulationController]
+Rule = Callable[[RunConfig], str | None]  # a rule between options: the error message, or None
 
 
 @dataclass(frozen=True)
