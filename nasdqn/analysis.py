@@ -359,6 +359,19 @@ def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "fina
     return table.reset_index(drop=True)
 
 
+def prior_order(sweep: pd.DataFrame, task: str, metric: str = "auc") -> list[str]:
+    """The swept architectures ranked for `task` by what the *other* tasks' sweeps say: by the mean,
+    over the other tasks, of each architecture's mean `metric` there (normalised AUC: 0 random, 1 the
+    task's reference, so tasks weigh alike). Leave-one-task-out: `task`'s own runs never enter it.
+    Architectures missing from some other task are ranked on those that have them; ties go by name."""
+    others = sweep[sweep["env"] != task]
+    if others.empty:
+        raise ValueError(f"prior_order: no sweep of a task other than {task}")
+    per_task = others.groupby(["env", "method"])[metric].mean().groupby("method").mean()
+    ranked = sorted(per_task.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [registry.arch_name(m) for m, _ in ranked]
+
+
 def collapsed_sweep_runs(sweep: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     """The sweep runs that ended below a uniform random policy (final score under 0), each with its
     architecture's `task_hindsight` rank on its task when that one run is left out, and how many

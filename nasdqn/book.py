@@ -808,6 +808,20 @@ def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] 
     return sweep, hindsight_ranking(sweep.metrics)
 
 
+def all_task_sweeps(root: Path | None = None) -> pd.DataFrame:
+    """Every task's sweep of fixed architectures, one metrics table: the other tasks' at their presets
+    (`sweep-preset`) and the paper pendulum's (`load_hindsight`'s grids). Empty without sweep data."""
+    parts = [e.metrics for e in (load_experiment("sweep-preset", root), (load_hindsight(root) or (None,))[0])
+             if e is not None and not e.metrics.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def prior_orders(root: Path | None = None) -> dict[str, list[str]]:
+    """Per swept task, the leave-one-task-out prior order of architectures (`analysis.prior_order`)."""
+    sweeps = all_task_sweeps(root)
+    return {env: analysis.prior_order(sweeps, env) for env in dict.fromkeys(sweeps.get("env", []))}
+
+
 def grid_description(name: str) -> str:
     """The `description` line of experiments/<name>.yaml."""
     return str(yaml.safe_load((EXPERIMENTS_DIR / f"{name}.yaml").read_text()).get("description", name))

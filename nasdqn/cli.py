@@ -248,6 +248,23 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prior(args: argparse.Namespace) -> int:
+    from nasdqn.book import prior_orders
+
+    orders = prior_orders(Path(args.root))
+    if not orders:
+        print(f"nasdqn prior: no committed sweep under {args.root}/runs (sweep-preset, sweep, sweep-top)",
+              file=sys.stderr)
+        return 2
+    unknown = [e for e in args.envs if e not in orders]
+    if unknown:
+        print(f"nasdqn prior: no sweep of {', '.join(unknown)}; allowed: {', '.join(orders)}", file=sys.stderr)
+        return 2
+    for env in args.envs or orders:
+        print(f"{env}: {','.join(orders[env])}")
+    return 0
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     import json
 
@@ -335,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
                              description="List every settings preset (--preset NAME, or `preset:` in a grid "
                                          "file): its env, options and published source.")
     presets.set_defaults(func=cmd_presets)
+
+    prior = sub.add_parser("prior", help="the leave-one-task-out order of architectures racing starts from",
+                           description="For each swept task, every swept architecture ranked by its mean "
+                                       "normalised AUC on the OTHER tasks' committed sweeps (the task's own runs "
+                                       "never enter it): the value of race_candidates for that task.")
+    prior.add_argument("envs", nargs="*", help="tasks to print (default: every swept task)")
+    prior.add_argument("--root", default="data", help="data root (default: data)")
+    prior.set_defaults(func=cmd_prior)
 
     book = sub.add_parser("book", help="build the book, its chapters executed in parallel",
                           description="Build the Jupyter Book (HTML) from _config.yml and _toc.yml as "

@@ -24,8 +24,9 @@ __all__ = ["MAX_DEPTH", "MAX_SEED", "MAX_STEPS", "MAX_WIDTH", "PENDULUM_ID", "Co
 
 LAYER_WIDTHS = ("uniform", "free")
 # Option groups (see `option_scope`), short for the field declarations below.
-_SEARCH, _MATCHED, _REPLAY, _POPULATION, _LABEL = (methods.SEARCH_OPTIONS, methods.MATCHED, methods.REPLAY_OPTIONS,
-                                                   methods.POPULATION_OPTIONS, methods.LABEL)
+_SEARCH, _SPACE, _MATCHED, _REPLAY, _POPULATION, _SELECTION, _RACE, _LABEL = (
+    methods.SEARCH_OPTIONS, methods.SPACE, methods.MATCHED, methods.REPLAY_OPTIONS, methods.POPULATION_OPTIONS,
+    methods.SELECTION, methods.RACE, methods.LABEL)
 TARGETS = ("double", "max")
 
 
@@ -178,6 +179,18 @@ def _arch(name: str, v: str, c: Any) -> str | None:
     return None
 
 
+def _archs(name: str, v: tuple[str, ...], c: Any) -> str | None:
+    parsed = [str(Arch.parse(a)) for a in v]  # ConfigError naming the form
+    if len(set(parsed)) != len(parsed):
+        twice = sorted({a for a in parsed if parsed.count(a) > 1})
+        return f"{name}: {', '.join(twice)} listed twice; allowed: each architecture at most once"
+    return None
+
+
+def _open_unit(name: str, v: float, c: Any) -> str | None:
+    return None if 0 < v < 1 else f"{name} {v}: allowed (0, 1), both ends excluded"
+
+
 def _switch_at(name: str, v: tuple[int, ...], c: Any) -> str | None:
     if all(e >= 1 for e in v) and list(v) == sorted(set(v)):
         return None
@@ -266,12 +279,12 @@ class RunConfig:
 
     # --- architecture search -----------------------------------------------------------------
     start_arch: str = _opt("relu-32", "architecture random search and NAS-DQN start from", _arch, scope=_SEARCH)
-    depths: tuple[int, ...] = _opt((1, 2, 3), "search space: numbers of hidden layers", scope=_SEARCH)
-    widths: tuple[int, ...] = _opt((32, 64, 128, 256), "search space: hidden-layer widths", scope=_SEARCH)
-    activations: tuple[str, ...] = _opt(("relu", "tanh"), "search space: activations", scope=_SEARCH)
+    depths: tuple[int, ...] = _opt((1, 2, 3), "search space: numbers of hidden layers", scope=_SPACE)
+    widths: tuple[int, ...] = _opt((32, 64, 128, 256), "search space: hidden-layer widths", scope=_SPACE)
+    activations: tuple[str, ...] = _opt(("relu", "tanh"), "search space: activations", scope=_SPACE)
     layer_widths: str = _opt(
         "uniform", "search space: uniform (all hidden layers equally wide) | free (each layer its own width)",
-        _one_of(LAYER_WIDTHS), scope=_SEARCH,
+        _one_of(LAYER_WIDTHS), scope=_SPACE,
     )
     search_interval: int = _opt(10, "episodes between controller decisions", _at_least(1), scope=_SEARCH)
     inherit: str = _opt(
@@ -329,9 +342,28 @@ class RunConfig:
         "evaluations) | auc (mean of all of them so far)", _one_of(("auc", "recent")), scope=_POPULATION,
     )
     selection_seed: int = _opt(
-        54_321, "halving: seed of the validation starts candidates are scored on (must differ from eval_seed: "
-        "selection is never judged on the reporting starts)",
-        _allowed(lambda v: 0 <= v <= MAX_SEED, f"allowed 0..{MAX_SEED}"), scope=_POPULATION,
+        54_321, "population methods: seed of the validation starts candidates are scored on (must differ from "
+        "eval_seed: selection is never judged on the reporting starts)",
+        _allowed(lambda v: 0 <= v <= MAX_SEED, f"allowed 0..{MAX_SEED}"), scope=_SELECTION,
+    )
+
+    # --- racing (population methods that cut on evidence) -------------------------------------
+    race_candidates: tuple[str, ...] = _opt(
+        (), "racing: the candidate architectures, best first by a prior (`nasdqn prior ENV` prints the "
+        "leave-one-task-out order of the committed sweeps); empty: the search space in its order", _archs,
+        scope=_RACE,
+    )
+    race_size: int = _opt(
+        8, "racing: how many of race_candidates, in order, start the race (at most as many as there are)",
+        _in_range(2, 10_000), scope=_RACE,
+    )
+    race_deadline: float = _opt(
+        0.3, "racing: fraction of the budget by which one candidate is left (the leader by recent validation "
+        "score; with no separation, the first in the prior's order)", _open_unit, scope=_RACE,
+    )
+    race_confidence: float = _opt(
+        0.9, "racing: confidence that a cut candidate is worse than the leader (one-sided paired t bound over "
+        "the validation starts, Bonferroni-corrected over the rivals)", _open_unit, scope=_RACE,
     )
 
     # --- learned controller ------------------------------------------------------------------
@@ -430,10 +462,11 @@ class RunConfig:
 
 
 def option_scope(f: dataclasses.Field) -> str:
-    """Which runs an option can affect: `run` (every run), `search` (searching methods), `learned`
-    (nas: the `ctrl_*` options), `matched` (random-matched), `replay` (replay), `population` (the
-    halving methods), `label` (none: it only names the run). `nasdqn.methods` says which methods use
-    which groups."""
+    """Which runs an option can affect: `run` (every run), `search` (searching methods), `space` (the
+    search space: searching and population methods), `learned` (nas: the `ctrl_*` options), `matched`
+    (random-matched), `replay` (replay), `population` (the halving methods), `selection` (every
+    population method), `race` (the racing methods), `label` (none: it only names the run).
+    `nasdqn.methods` says which methods use which groups."""
     return f.metadata.get("scope") or (methods.LEARNED if f.name.startswith("ctrl_") else methods.RUN)
 
 

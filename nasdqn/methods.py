@@ -33,6 +33,7 @@ from nasdqn.controllers.base import Controller, PopulationController
 from nasdqn.controllers.fixed import FixedController
 from nasdqn.controllers.gain import GainController
 from nasdqn.controllers.halving import HalvingController, RandomHalvingController
+from nasdqn.controllers.racing import RacingController, RandomRacingController
 from nasdqn.controllers.random_search import RandomController
 from nasdqn.controllers.reinforce import LearnedController
 from nasdqn.controllers.replay import ReplayController
@@ -49,8 +50,8 @@ FIXED, SEARCH, REPLAY, POPULATION, PEER = "fixed", "search", "replay", "populati
 FAMILIES = (FIXED, SEARCH, REPLAY, POPULATION, PEER)
 # Option groups (`RunConfig` fields' `scope`): which methods an option can affect. `label` (the
 # experiment's name) affects none.
-RUN, SEARCH_OPTIONS, LEARNED, MATCHED, REPLAY_OPTIONS, POPULATION_OPTIONS, LABEL = (
-    "run", "search", "learned", "matched", "replay", "population", "label")
+RUN, SEARCH_OPTIONS, SPACE, LEARNED, MATCHED, REPLAY_OPTIONS, POPULATION_OPTIONS, SELECTION, RACE, LABEL = (
+    "run", "search", "space", "learned", "matched", "replay", "population", "selection", "race", "label")
 
 ControllerBuilder = Callable[[RunConfig, np.random.Generator, tuple[int, int]], Controller | PopulationController]
 Rule = Callable[[RunConfig], str | None]  # a rule between options: the error message, or None
@@ -73,6 +74,8 @@ class Method:
     # fills in from that run's architecture changes (`switch_at`: their episodes; `schedule`: the changes).
     copies: str | None = None
     rules: tuple[Rule, ...] = ()
+    # Population family: the architectures trained side by side, in the order ties are broken in.
+    candidates: Callable[[RunConfig], list[Arch]] | None = None
 
     @property
     def shown_as(self) -> str:
@@ -151,6 +154,31 @@ def _halving_random(config: RunConfig, rng: np.random.Generator, io: tuple[int, 
     return RandomHalvingController(config.halving_rungs, config.halving_keep, rng)
 
 
+def _race_checkpoints(config: RunConfig) -> list[int]:
+    """The evaluations up to the deadline, and the deadline itself: where racing compares."""
+    deadline = max(1, int(config.race_deadline * config.steps))
+    return [s for s in range(config.eval_every, deadline, config.eval_every)] + [deadline]
+
+
+def _racing(config: RunConfig, rng: np.random.Generator, io: tuple[int, int]) -> PopulationController:
+    return RacingController(_race_checkpoints(config), config.race_confidence)
+
+
+def _racing_random(config: RunConfig, rng: np.random.Generator, io: tuple[int, int]) -> PopulationController:
+    return RandomRacingController(_race_checkpoints(config), config.race_confidence, rng)
+
+
+def _whole_space(config: RunConfig) -> list[Arch]:
+    return config.search_space.all()
+
+
+def race_candidates(config: RunConfig) -> list[Arch]:
+    """The architectures a race starts with: the first `race_size` of `race_candidates` (the search
+    space in its order when that is empty)."""
+    order = [Arch.parse(a) for a in config.race_candidates] or config.search_space.all()
+    return order[: config.race_size]
+
+
 def _start_in_space(c: RunConfig) -> str | None:
     space = c.search_space
     if not space.contains(_start(c)):
@@ -200,6 +228,28 @@ def _first_rung_cuts(c: RunConfig) -> str | None:
     return None
 
 
+def _candidates_in_space(c: RunConfig) -> str | None:
+    space = c.search_space
+    for a in c.race_candidates:
+        if not space.contains(Arch.parse(a)):
+            return f"race_candidates: {a} is not in the search space ({space.describe()})"
+    return None
+
+
+def _race_fits(c: RunConfig) -> str | None:
+    n = len(c.race_candidates) or c.search_space.size
+    if not 2 <= c.race_size <= n:
+        return f"race_size {c.race_size}: allowed 2..{n} (the candidates on offer)"
+    return None
+
+
+def _deadline_after_evaluation(c: RunConfig) -> str | None:
+    if c.race_deadline * c.steps < c.eval_every:
+        return (f"race_deadline {c.race_deadline}: no evaluation before it (eval_every {c.eval_every}, steps "
+                f"{c.steps}); allowed {c.eval_every / c.steps:.3g}..<1")
+    return None
+
+
 def _selection_not_reporting(c: RunConfig) -> str | None:
     if c.selection_seed == c.eval_seed:
         return (f"selection_seed {c.selection_seed}: allowed 0..{MAX_SEED}, and not eval_seed ({c.eval_seed}): "
@@ -213,9 +263,12 @@ def _selection_not_reporting(c: RunConfig) -> str | None:
 PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
            "#56b4e9")
 SPARE_COLOURS = PALETTE[7:]  # for methods without a colour of their own, by first sight
-_SEARCHING = frozenset({RUN, SEARCH_OPTIONS})
+_SEARCHING = frozenset({RUN, SEARCH_OPTIONS, SPACE})
 _SEARCH_RULES = (_start_in_space,)
 _POPULATION_RULES = (_start_in_space, _rung_per_keep, _rungs_within_run, _first_rung_cuts, _selection_not_reporting)
+_HALVING_USES = _SEARCHING | {POPULATION_OPTIONS, SELECTION}
+_RACING_USES = frozenset({RUN, SPACE, SELECTION, RACE})
+_RACE_RULES = (_candidates_in_space, _race_fits, _deadline_after_evaluation, _selection_not_reporting)
 
 FIXED_SMALL = _register(Method("fixed-small", FIXED, "", _fixed, frozenset({RUN}), colour=PALETTE[0],
                                paper_baseline=True, arch="relu-32"))
@@ -238,11 +291,20 @@ REPLAY = _register(Method(
     rules=(*_SEARCH_RULES, _has_schedule, _schedule_in_space)))
 HALVING = _register(Method(
     "halving", POPULATION, "successive halving over the whole search space, candidates trained side by side on "
-    "one replay buffer", _halving, _SEARCHING | {POPULATION_OPTIONS}, colour="#000000", rules=_POPULATION_RULES))
+    "one replay buffer", _halving, _HALVING_USES, colour="#000000", rules=_POPULATION_RULES,
+    candidates=_whole_space))
 HALVING_RANDOM = _register(Method(
     "halving-random", POPULATION, "the same, survivors drawn at random: its random-selection control",
-    _halving_random, _SEARCHING | {POPULATION_OPTIONS}, colour="#8c6d00", random_control=True,
-    rules=_POPULATION_RULES))
+    _halving_random, _HALVING_USES, colour="#8c6d00", random_control=True, rules=_POPULATION_RULES,
+    candidates=_whole_space))
+RACING = _register(Method(
+    "racing", POPULATION, "candidates ordered by a prior race side by side on one replay buffer, cut only when a "
+    "paired bound on the validation starts says they are worse; one left by race_deadline", _racing, _RACING_USES,
+    colour="#5b2a86", rules=_RACE_RULES, candidates=race_candidates))
+RACING_RANDOM = _register(Method(
+    "racing-random", POPULATION, "the same race, as many cut at the same checkpoints, drawn at random: its "
+    "random-selection control", _racing_random, _RACING_USES, colour="#b39ddb", random_control=True,
+    rules=_RACE_RULES, candidates=race_candidates))
 # AgileRL's evolutionary DQN (benchmarks/agilerl_peer.py): the best agent of its population.
 AGILERL = _register(Method("AgileRL (elite)", PEER, "AgileRL's evolutionary DQN, its elite agent", None,
                            listed=False))

@@ -91,6 +91,7 @@ class Population:
         self.learn_seconds = dict.fromkeys(names, 0.0)
         self.cut_at: dict[str, int | None] = dict.fromkeys(names, None)
         self.scores: dict[str, list[float]] = {a: [] for a in names}
+        self.returns: dict[str, list[np.ndarray]] = {a: [] for a in names}  # per validation start
         self.validation: list[tuple] = []  # (step, arch, eval_episode, return) on the validation starts
         self.heldout: list[tuple] = []  # (step, arch, td_error) on the held-out transitions
         self.events: list[tuple] = []  # changes of the deployed candidate (arch_events rows)
@@ -159,6 +160,7 @@ class Population:
                 returns = self.validator.returns(lambda x, f=self._q[arch]: f(x).argmax(axis=-1))
                 self.validation.extend((step, arch, j, float(r)) for j, r in enumerate(returns))
                 self.scores[arch].append(float(np.mean(returns)))
+                self.returns[arch].append(np.asarray(returns, dtype=float))
                 self.selection_episodes += len(returns)
             if self.holdout and self.h_buffer.size:
                 h_batch = SharedBatch(self.h_buffer.size, self.h_buffer.obs.shape[1])
@@ -167,7 +169,7 @@ class Population:
                     td = stack.td_errors(h_batch)
                     self.heldout.extend((step, str(a), float(e)) for a, e in zip(stack.archs, td, strict=True))
         if step in self.checkpoints:
-            survivors = self.controller.survivors(step, self.scores, self.alive)
+            survivors = self.controller.survivors(step, self.scores, self.alive, self.returns)
             for arch in self.alive:
                 if arch not in survivors:
                     self.cut_at[arch] = step

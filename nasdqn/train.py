@@ -164,12 +164,14 @@ def train(config: RunConfig, progress: Callable[[int], None] | None = None,
     diagnostics; it must leave the agent as it found it (`DQNAgent.snapshot` / `restore`), or the
     run is no longer that config's.
     """
-    if methods.get(config.method).family == methods.POPULATION:
+    entry = methods.get(config.method)
+    if entry.family == methods.POPULATION:
         if observer is not None:
             raise ValueError(f"observer: method {config.method} trains a population, not one agent to observe")
+        assert entry.candidates is not None  # every population entry says what it trains
 
         def learner(io: tuple[int, int], timing: dict[str, float]) -> Learner:
-            return Population(config, config.search_space.all(), config.selection_seed, io, controller_factory,
+            return Population(config, entry.candidates(config), config.selection_seed, io, controller_factory,
                               timing)
     else:
         def learner(io: tuple[int, int], timing: dict[str, float]) -> Learner:

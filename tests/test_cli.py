@@ -30,6 +30,9 @@ def test_train_writes_a_valid_run_and_refuses_to_overwrite_it(tmp_path, capsys):
     (["--method", "fixed:relu-64y64"], "not of the form"), (["--steps", "-1"], "steps"),
     (["--seed", "99999999999"], "seed"), (["--steps", "ten"], "not a valid int"),
     (["--env", "Pendulum-v1"], "continuous actions"),
+    (["--method", "racing", "--race-size", "30"], "race_size 30: allowed 2..24"),
+    (["--method", "racing", "--race-confidence", "1.5"], "race_confidence 1.5: allowed (0, 1)"),
+    (["--method", "racing", "--race-deadline", "1.2"], "race_deadline 1.2: allowed (0, 1)"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, args, match):
     assert main(["train", *args, "--root", str(tmp_path / "data")]) == 2

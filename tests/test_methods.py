@@ -53,11 +53,13 @@ def test_the_method_string_check_would_see_a_method_named_in_code():
 def test_every_runnable_method_builds_its_controller_from_a_config(entry):
     extra = {"schedule": ("2:relu-64",)} if entry.copies == "schedule" else {}
     if entry.family == methods.POPULATION:
-        extra.update(halving_rungs=(300,), halving_keep=(1,), depths=(1,), widths=(32, 64), activations=("relu",))
+        extra.update(halving_rungs=(300,), halving_keep=(1,), depths=(1,), widths=(32, 64), activations=("relu",),
+                     race_size=2, race_deadline=0.5)
     config = RunConfig(method=entry.name, **TINY, **extra)
     controller = methods.make_controller(config, np.random.default_rng(0))
     if entry.family == methods.POPULATION:
-        assert controller.checkpoints == (300,)
+        assert controller.checkpoints == (300,)  # halving's one rung; racing's deadline, half of 600 steps
+        assert [str(a) for a in entry.candidates(config)] == ["relu-32", "relu-64"]
     else:
         assert config.search_space.contains(controller.initial()) or entry.family == methods.FIXED
     assert config_hash_of(config.to_dict()) == config.config_hash
@@ -66,7 +68,8 @@ def test_every_runnable_method_builds_its_controller_from_a_config(entry):
 def test_the_registry_answers_what_modules_used_to_hard_code():
     assert methods.named_fixed() == {"fixed-small": "relu-32", "fixed-medium": "relu-64x64",
                                      "fixed-large": "relu-256x256x256"}
-    assert methods.random_controls() == ("random", "random-matched", "random-freeze", "halving-random")
+    assert methods.random_controls() == ("random", "random-matched", "random-freeze", "halving-random",
+                                         "racing-random")
     assert methods.paper_baselines() == ("fixed-small", "fixed-medium", "fixed-large", "random")
     assert methods.order(["zeta", "nas", "replay", "fixed-large", "halving"]) == [
         "fixed-large", "nas", "halving", "replay", "zeta"]  # listed ones first, the rest by name
@@ -132,6 +135,7 @@ BAD = {  # option: a value its own rule refuses
     "ctrl_warmup": 1.0, "ctrl_prior_sd": 0.0, "ctrl_move_cost": -1.0, "ctrl_late_break": -1.0, "ctrl_lr": 0.0,
     "ctrl_entropy": -1.0, "ctrl_baseline": 0.0, "ctrl_break_cost": -1.0, "ctrl_sharpen": 101.0,
     "ctrl_signal": "magic", "ctrl_moves": "far", "ctrl_cost_weight": -1.0, "threads": 0,
+    "race_candidates": ("relu-32", "relu-32"), "race_size": 1, "race_deadline": 1.0, "race_confidence": 0.0,
 }
 
 
@@ -172,6 +176,11 @@ def test_an_option_set_for_a_method_that_does_not_use_it_is_refused(f):
     ("halving", {"halving_rungs": (500, 100_000, 200_000), "steps": 200_000}, "before the end of the run"),
     ("halving", {"halving_keep": (24, 6, 1)}, "fewer than the 24 candidates of the search space; allowed: 1..23"),
     ("halving-random", {"selection_seed": 12_345}, "not eval_seed"),
+    ("racing", {"race_size": 25}, r"race_size 25: allowed 2..24 \(the candidates on offer\)"),
+    ("racing", {"race_candidates": ("relu-32", "tanh-64"), "race_size": 3}, "race_size 3: allowed 2..2"),
+    ("racing", {"race_candidates": ("relu-48", "relu-32")}, "race_candidates: relu-48 is not in the search space"),
+    ("racing-random", {"race_deadline": 0.01}, r"no evaluation before it .*; allowed 0.025..<1"),
+    ("racing", {"selection_seed": 12_345}, "not eval_seed"),
 ])
 def test_rules_between_options_live_in_the_entry_of_the_method_they_concern(method, values, match):
     with pytest.raises(ConfigError, match=match):

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nasdqn.search_space import Arch
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class Controller(Protocol):
 # Per candidate (its architecture, written as in `Arch.__str__`): the mean validation return of each of
 # its evaluations so far, oldest first.
 Scores = Mapping[str, Sequence[float]]
+# Per candidate: the returns of each of its evaluations on the validation starts (one array per
+# evaluation, one entry per start, the same starts for every candidate): for paired comparisons.
+Returns = Mapping[str, Sequence["np.ndarray"]]
 
 
 class PopulationController(Protocol):
@@ -49,7 +55,8 @@ class PopulationController(Protocol):
     # candidates there too).
     checkpoints: tuple[int, ...]
 
-    def survivors(self, step: int, scores: Scores, alive: Sequence[str]) -> list[str]:
+    def survivors(self, step: int, scores: Scores, alive: Sequence[str], returns: Returns | None = None
+                  ) -> list[str]:
         """The candidates of `alive` that go on after checkpoint `step` (all of them: no cut)."""
         ...
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nasdqn.controllers.base import Scores
+from nasdqn.controllers.base import Returns, Scores
 
 SCORES = ("auc", "recent")  # what ranks candidates: the mean of all their evaluations, or of their last 3
 RECENT_EVALUATIONS = 3
@@ -34,7 +34,7 @@ class HalvingController:
         value = {a: self.value(scores[a]) for a in alive}
         return sorted(alive, key=lambda a: (-value[a], alive.index(a)))
 
-    def survivors(self, step: int, scores: Scores, alive: Sequence[str]) -> list[str]:
+    def survivors(self, step: int, scores: Scores, alive: Sequence[str], returns: Returns | None = None) -> list[str]:
         return self.ranked(scores, alive)[: self.keep[step]] if step in self.keep else list(alive)
 
     def deployed(self, scores: Scores, alive: Sequence[str], current: str | None) -> str:
@@ -53,7 +53,7 @@ class RandomHalvingController(HalvingController):
     def _draw(self, alive: Sequence[str], n: int) -> list[str]:
         return [alive[i] for i in self.rng.permutation(len(alive))[:n]]
 
-    def survivors(self, step: int, scores: Scores, alive: Sequence[str]) -> list[str]:
+    def survivors(self, step: int, scores: Scores, alive: Sequence[str], returns: Returns | None = None) -> list[str]:
         return self._draw(alive, self.keep[step]) if step in self.keep else list(alive)
 
     def deployed(self, scores: Scores, alive: Sequence[str], current: str | None) -> str:

@@ -1,0 +1,106 @@
+"""Racing (`nasdqn.controllers.racing`): cuts only on paired evidence, never on ties, one survivor by the
+deadline; its random control; the leave-one-task-out prior the candidates come ordered by."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasdqn import analysis, methods
+from nasdqn.config import RunConfig
+from nasdqn.controllers.racing import RacingController, RandomRacingController
+from nasdqn.train import train
+
+ALIVE = ["a", "b", "c"]
+
+
+def _evidence(per_start: dict[str, list[float]]) -> tuple[dict, dict]:
+    """Scores and per-start returns of one evaluation per candidate."""
+    returns = {a: [np.array(v, dtype=float)] for a, v in per_start.items()}
+    return {a: [float(np.mean(v))] for a, v in per_start.items()}, returns
+
+
+def test_candidates_tied_on_every_start_are_never_cut_before_the_deadline():
+    rule = RacingController((10, 20, 30), 0.9)
+    scores, returns = _evidence({a: [-200.0] * 10 for a in ALIVE})  # every candidate at the floor
+    assert rule.survivors(10, scores, ALIVE, returns) == ALIVE
+    assert rule.survivors(20, scores, ALIVE, returns) == ALIVE
+    # At the deadline one is left: with no separation, the first in the population's (the prior's) order.
+    assert rule.survivors(30, scores, ALIVE, returns) == ["a"]
+    assert rule.survivors(30, scores, ["c", "b", "a"], returns) == ["c"]
+
+
+def test_a_rival_is_cut_only_when_the_paired_bound_excludes_it():
+    rule = RacingController((10, 20), 0.9)
+    rng = np.random.default_rng(5)
+    base = rng.normal(0.0, 50.0, 10)  # start difficulty: large, but shared by every candidate
+    scores, returns = _evidence({"a": list(base + 10.0), "b": list(base + rng.normal(0.0, 1.0, 10)),
+                                 "c": list(base + 10.0 + np.tile([1.0, -1.0], 5))})
+    assert rule.survivors(10, scores, ALIVE, returns) == ["a", "c"]  # b is 10 below on every start; c level
+    # Unpaired, b's gap (10) is a fifth of the starts' spread (50): a paired test is what sees it.
+    noisy = {"a": list(base + 10.0), "b": list(base[::-1])}
+    s2, r2 = _evidence(noisy)
+    assert rule.survivors(10, s2, ["a", "b"], r2) == ["a", "b"]
+
+
+def test_more_rivals_need_more_evidence_and_a_diverged_candidate_goes_at_once():
+    gap = np.array([3.0, -1.0, 4.0, 0.5, 2.0, 1.0, 3.5, -0.5, 2.5, 1.5])  # mean 1.65, sd 1.6: t = 3.26
+    lead = np.zeros(10)
+    assert RacingController((10, 20), 0.99).beaten(lead + gap, lead, rivals=1)  # t(0.99, 9) = 2.82
+    assert not RacingController((10, 20), 0.99).beaten(lead + gap, lead, rivals=5)  # t(0.998, 9) = 3.69
+    scores, returns = _evidence({"a": [1.0] * 10, "b": [1.0] * 9 + [float("nan")], "c": [1.0] * 10})
+    assert RacingController((10, 20), 0.9).survivors(10, scores, ALIVE, returns) == ["a", "c"]
+
+
+def test_recent_evaluations_decide_and_the_leader_is_deployed():
+    rule = RacingController((10, 20), 0.9)
+    returns = {"a": [np.full(5, 9.0)] + [np.zeros(5)] * 3, "b": [np.full(5, 1.0)] * 4}
+    scores = {k: [float(v.mean()) for v in vs] for k, vs in returns.items()}
+    assert rule.deployed(scores, ["a", "b"], None) == "b"  # a's early lead is older than the last 3
+    assert rule.survivors(10, scores, ["a", "b"], returns) == ["b"]
+    with pytest.raises(ValueError, match="per-start validation returns"):
+        rule.survivors(10, scores, ["a", "b"])
+
+
+def test_the_random_control_cuts_as_many_at_the_same_checkpoints_but_not_by_score():
+    base = np.linspace(-50.0, 50.0, 10)
+    per_start = {"a": base + 20.0, "b": base, "c": base - 20.0}
+    scores, returns = _evidence({k: list(v) for k, v in per_start.items()})
+    flipped_scores, flipped = _evidence({k: list(-v) for k, v in per_start.items()})
+    kept = RacingController((10, 20), 0.9).survivors(10, scores, ALIVE, returns)
+    assert kept == ["a"]
+    draws = [RandomRacingController((10, 20), 0.9, np.random.default_rng(s)).survivors(10, scores, ALIVE, returns)
+             for s in range(20)]
+    assert all(len(d) == len(kept) for d in draws) and len({tuple(d) for d in draws}) > 1
+    # Flipped scores cut c instead of a: the count is the rule's, who goes is the draw's.
+    same_seed = RandomRacingController((10, 20), 0.9, np.random.default_rng(0))
+    assert same_seed.survivors(10, flipped_scores, ALIVE, flipped) == draws[0]
+
+
+def test_a_racing_run_starts_from_the_first_candidates_and_deploys_its_survivor():
+    order = ("tanh-64", "relu-32", "relu-64", "tanh-32")
+    config = RunConfig(method="racing", depths=(1,), widths=(32, 64), race_candidates=order, race_size=3,
+                       race_deadline=0.5, steps=1200, learning_starts=100, eval_every=200, eval_episodes=3,
+                       horizon=100)
+    assert [str(a) for a in methods.race_candidates(config)] == list(order[:3])
+    r = train(config)
+    c = pd.DataFrame(r.controller_state["candidates"]).set_index("arch")
+    assert list(c.index) == list(order[:3])
+    survivor = c.index[c["cut_at"].isna()].tolist()
+    assert len(survivor) == 1 and c.loc[survivor[0], "deployed"]
+    assert c["cut_at"].dropna().max() <= 600  # one left by the deadline, 0.5 of 1200 steps
+    assert r.evals[r.evals["step"] > 600]["arch"].unique().tolist() == survivor
+    assert train(config).evals.equals(r.evals)  # a run is a function of its config
+    control = train(config.replace(method="racing-random"))
+    assert pd.DataFrame(control.controller_state["candidates"])["cut_at"].isna().sum() == 1
+
+
+def test_the_prior_never_sees_the_task_it_orders():
+    rows = [("T1", "fixed:relu-32", 0.9), ("T1", "fixed:tanh-32", 0.1), ("T2", "fixed:relu-32", 0.7),
+            ("T2", "fixed:tanh-32", 0.2), ("T3", "fixed:relu-32", 0.0), ("T3", "fixed:tanh-32", 1.0)]
+    sweep = pd.DataFrame(rows, columns=["env", "method", "auc"])
+    assert analysis.prior_order(sweep, "T3") == ["relu-32", "tanh-32"]
+    changed = sweep.assign(auc=np.where(sweep["env"] == "T3", -sweep["auc"], sweep["auc"]))
+    assert analysis.prior_order(changed, "T3") == ["relu-32", "tanh-32"]  # its own scores do not move it
+    assert analysis.prior_order(sweep, "T1") == ["tanh-32", "relu-32"]  # mean of (0.2, 1.0) > mean of (0.7, 0.0)
+    with pytest.raises(ValueError, match="no sweep of a task other than"):
+        analysis.prior_order(sweep[sweep["env"] == "T1"], "T1")
