@@ -810,7 +810,9 @@ def load_hindsight(root: Path | None = None) -> tuple[Experiment, pd.DataFrame] 
 
 def all_task_sweeps(root: Path | None = None) -> pd.DataFrame:
     """Every task's sweep of fixed architectures, one metrics table: the other tasks' at their presets
-    (`sweep-preset`) and the paper pendulum's (`load_hindsight`'s grids). Empty without sweep data."""
+    (`sweep-preset`, seeds 100-102) and the paper pendulum's (`load_hindsight`'s grids). Empty without
+    sweep data. The racing grids' prior is computed from exactly these grids: seeds added later to
+    a hindsight ranking go in grids of their own, so that they do not move the prior."""
     parts = [e.metrics for e in (load_experiment("sweep-preset", root), (load_hindsight(root) or (None,))[0])
              if e is not None and not e.metrics.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

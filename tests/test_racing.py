@@ -13,10 +13,10 @@ from nasdqn.train import train
 ALIVE = ["a", "b", "c"]
 
 
-def _evidence(per_start: dict[str, list[float]]) -> tuple[dict, dict]:
-    """Scores and per-start returns of one evaluation per candidate."""
-    returns = {a: [np.array(v, dtype=float)] for a, v in per_start.items()}
-    return {a: [float(np.mean(v))] for a, v in per_start.items()}, returns
+def _evidence(per_start: dict[str, list[float]], evaluations: int = 3) -> tuple[dict, dict]:
+    """Scores and per-start returns of `evaluations` evaluations per candidate, all alike."""
+    returns = {a: [np.array(v, dtype=float)] * evaluations for a, v in per_start.items()}
+    return {a: [float(np.mean(v))] * evaluations for a, v in per_start.items()}, returns
 
 
 def test_candidates_tied_on_every_start_are_never_cut_before_the_deadline():
@@ -42,18 +42,29 @@ def test_a_rival_is_cut_only_when_the_paired_bound_excludes_it():
     assert rule.survivors(10, s2, ["a", "b"], r2) == ["a", "b"]
 
 
+def test_a_rival_must_be_beaten_at_each_of_the_last_three_evaluations():
+    rule = RacingController((10, 20), 0.9)
+    worse = {"a": [10.0] * 10, "b": [0.0] * 10}
+    scores, returns = _evidence(worse, evaluations=2)
+    assert rule.survivors(10, scores, ["a", "b"], returns) == ["a", "b"]  # too early to tell
+    scores, returns = _evidence(worse, evaluations=3)
+    assert rule.survivors(10, scores, ["a", "b"], returns) == ["a"]
+    returns["b"] = [returns["a"][0], *returns["b"][1:]]  # level with the leader at the oldest of the three
+    assert rule.survivors(10, scores, ["a", "b"], returns) == ["a", "b"]
+
+
 def test_more_rivals_need_more_evidence_and_a_diverged_candidate_goes_at_once():
     gap = np.array([3.0, -1.0, 4.0, 0.5, 2.0, 1.0, 3.5, -0.5, 2.5, 1.5])  # mean 1.65, sd 1.6: t = 3.26
     lead = np.zeros(10)
     assert RacingController((10, 20), 0.99).beaten(lead + gap, lead, rivals=1)  # t(0.99, 9) = 2.82
     assert not RacingController((10, 20), 0.99).beaten(lead + gap, lead, rivals=5)  # t(0.998, 9) = 3.69
-    scores, returns = _evidence({"a": [1.0] * 10, "b": [1.0] * 9 + [float("nan")], "c": [1.0] * 10})
+    scores, returns = _evidence({"a": [1.0] * 10, "b": [1.0] * 9 + [float("nan")], "c": [1.0] * 10}, evaluations=1)
     assert RacingController((10, 20), 0.9).survivors(10, scores, ALIVE, returns) == ["a", "c"]
 
 
 def test_recent_evaluations_decide_and_the_leader_is_deployed():
     rule = RacingController((10, 20), 0.9)
-    returns = {"a": [np.full(5, 9.0)] + [np.zeros(5)] * 3, "b": [np.full(5, 1.0)] * 4}
+    returns = {"a": [np.full(5, 9.0)] + [np.zeros(5)] * 3, "b": [np.full(5, 1.0) + 0.1 * np.arange(5)] * 4}
     scores = {k: [float(v.mean()) for v in vs] for k, vs in returns.items()}
     assert rule.deployed(scores, ["a", "b"], None) == "b"  # a's early lead is older than the last 3
     assert rule.survivors(10, scores, ["a", "b"], returns) == ["b"]
@@ -104,3 +115,19 @@ def test_the_prior_never_sees_the_task_it_orders():
     assert analysis.prior_order(sweep, "T1") == ["tanh-32", "relu-32"]  # mean of (0.2, 1.0) > mean of (0.7, 0.0)
     with pytest.raises(ValueError, match="no sweep of a task other than"):
         analysis.prior_order(sweep[sweep["env"] == "T1"], "T1")
+
+
+def test_every_racing_grid_orders_its_candidates_by_the_committed_prior():
+    from nasdqn import REPO_ROOT
+    from nasdqn.batch import load_grid
+    from nasdqn.book import prior_orders
+
+    orders = prior_orders(REPO_ROOT / "data")
+    checked = 0
+    grids = [*(REPO_ROOT / "experiments").glob("*.yaml"), *(REPO_ROOT / "experiments" / "planned").glob("*.yaml")]
+    for grid in sorted(grids):
+        for cell in load_grid(grid)[1]:
+            if cell.config.method in methods.of_family(methods.POPULATION) and cell.config.race_candidates:
+                assert list(cell.config.race_candidates) == orders[cell.config.env], (grid.name, cell.config.env)
+                checked += 1
+    assert checked >= 6 * 2 * 10  # the reported grid's cells at least
