@@ -5,7 +5,7 @@ from a rule stated here and in the claims chapter."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -582,6 +582,92 @@ def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFr
     else:
         out["weighted_x_fixed_medium"] = out["weighted_sweep_share"] = np.nan
     return out
+
+
+def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence[str], preset: dict[str, str],
+                     metric: str = "auc") -> pd.DataFrame:
+    """Per task (in `table`'s order) and selecting method: the hindsight rank (`task_hindsight` of
+    `sweep`, whose seeds are apart from `table`'s) of the architecture each seed deployed, how many
+    land in the top quarter (ceil(n/4)), the `metric` regret to the hindsight best (the method's mean
+    minus the best architecture's sweep runs', with a bootstrap interval: top architectures tie, so a
+    rank alone overstates a miss), the mean final score, and one run's CPU (median) against one run
+    of the task's preset network (`preset[env]`: that network's method in `table`) and against the
+    sweep (one seed of every architecture). CPU is as run: the machine's load at the time counts."""
+    ranked = task_hindsight(sweep, metric)
+    table = table.reset_index(drop=True)  # grids joined by concat repeat index labels
+    cpu = table["sec_per_step"] * table["steps"]
+    sweep_cpu = (sweep["sec_per_step"] * sweep["steps"]).groupby([sweep["env"], sweep["method"]]).mean()
+    rows = []
+    for env, task in table.groupby("env", sort=False):
+        hind = ranked[ranked["env"] == env].set_index("arch")
+        if hind.empty:
+            continue
+        best = str(hind.index[hind["rank"] == 1][0])
+        best_runs = sweep.loc[(sweep["env"] == env) & (sweep["method"] == registry.fixed_method(best)),
+                              metric].to_numpy(float)
+        preset_cpu = float(cpu[task.index[task["method"] == preset.get(env)]].median())
+        for method in methods:
+            g = task[task["method"] == method].sort_values("seed")
+            if g.empty:
+                continue
+            x = g[metric].to_numpy(float)
+            regret = S.mean_difference_ci(x, best_runs) if len(x) > 1 and len(best_runs) > 1 else (np.nan,) * 3
+            ranks = g["final_arch"].map(hind["rank"])
+            run_cpu = float(cpu[g.index].median())
+            rows.append({
+                "env": env, "method": method, "runs": len(g), "ranks": tuple(int(r) for r in ranks.dropna()),
+                "quarter": math.ceil(len(hind) / 4), "swept": len(hind),
+                "top_quarter_runs": int((ranks <= math.ceil(len(hind) / 4)).sum()), "hindsight_best": best,
+                metric: float(x.mean()), "regret": regret[0], "regret_low": regret[1], "regret_high": regret[2],
+                "final_score": float(g["final_score"].mean()), "cpu_seconds": run_cpu,
+                "x_preset": run_cpu / preset_cpu, "sweep_share": run_cpu / float(sweep_cpu[env].sum()),
+            })
+    return pd.DataFrame(rows)
+
+
+# The selection issue's targets, as it states them (met or not, each is reported).
+SELECTION_TARGETS = {"top_quarter": 0.7, "tasks": 5 / 6, "regret": 0.02, "x_preset": 3.0, "sweep_share": 0.1}
+
+
+def selection_targets(report: pd.DataFrame, method: str, control: str, table: pd.DataFrame,
+                      metric: str = "auc") -> pd.DataFrame:
+    """`method`'s rows of `selection_report` against `SELECTION_TARGETS`: the top quarter in >= 70% of
+    the seeds on >= 5 of 6 tasks; regret no more than 0.02 below the hindsight best on as many; never
+    below `control` (its random-selection control, same seeds; `table` holds both) on any task (the
+    mean difference's point estimate, with its interval); CPU <= 3x one preset-network run (stretch)
+    and <= 1/10 of the sweep on every task. One row per target: what was measured, and whether met."""
+    mine = report[report["method"] == method].set_index("env")
+    t, n = SELECTION_TARGETS, len(mine)
+    needed = math.ceil(t["tasks"] * n)
+
+    def missed(ok: pd.Series, shown: Callable[[str], str]) -> str:
+        misses = [shown(e) for e in mine.index[~ok]]
+        return f"{int(ok.sum())} of {n} tasks" + (f" (missed: {', '.join(misses)})" if misses else "")
+
+    top = mine["top_quarter_runs"] >= np.ceil(t["top_quarter"] * mine["runs"])
+    close = mine["regret"] >= -t["regret"]
+    against = {}
+    for env in mine.index:
+        g = table[table["env"] == env]
+        against[env] = S.mean_difference_ci(g.loc[g["method"] == method, metric].to_numpy(float),
+                                            g.loc[g["method"] == control, metric].to_numpy(float))
+    costliest = {k: mine[k].idxmax() for k in ("x_preset", "sweep_share")}
+    rows = [
+        ("top quarter in >= 70% of seeds on >= 5 of 6 tasks",
+         missed(top, lambda e: f"{e} {mine.loc[e, 'top_quarter_runs']}/{mine.loc[e, 'runs']}"), top.sum() >= needed),
+        (f"regret >= -{t['regret']} AUC on >= 5 of 6 tasks",
+         missed(close, lambda e: f"{e} {mine.loc[e, 'regret']:+.3f}"), close.sum() >= needed),
+        (f"never below {control} on any task",
+         "; ".join(f"{e} {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" for e, d in against.items()),
+         all(d[0] >= 0 for d in against.values())),
+        (f"CPU <= {t['x_preset']:g}x one preset-network run (stretch)",
+         f"largest {mine['x_preset'].max():.2f}x ({costliest['x_preset']})", (mine["x_preset"] <= t["x_preset"]).all()),
+        (f"CPU <= {t['sweep_share']:.0%} of the sweep",
+         f"largest {mine['sweep_share'].max():.1%} ({costliest['sweep_share']})",
+         (mine["sweep_share"] <= t["sweep_share"]).all()),
+    ]
+    rows = [(target, measured, bool(met)) for target, measured, met in rows]
+    return pd.DataFrame(rows, columns=["target", "measured", "met"])
 
 
 # -- several tasks (issue 5) ---------------------------------------------------------------------------

@@ -361,6 +361,10 @@ class RunConfig:
         0.3, "racing: fraction of the budget by which one candidate is left (the leader by recent validation "
         "score; with no separation, the first in the prior's order)", _open_unit, scope=_RACE,
     )
+    race_score: str = _opt(
+        "auc", "racing: what makes the leader (compared with, deployed, kept at the deadline): auc (mean of all "
+        "its validation evaluations) | recent (of its last 3)", _one_of(("auc", "recent")), scope=_RACE,
+    )
     race_confidence: float = _opt(
         0.9, "racing: confidence that a cut candidate is worse than the leader (one-sided paired t bound over "
         "the validation starts, Bonferroni-corrected over the rivals)", _open_unit, scope=_RACE,

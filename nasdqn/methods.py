@@ -161,11 +161,11 @@ def _race_checkpoints(config: RunConfig) -> list[int]:
 
 
 def _racing(config: RunConfig, rng: np.random.Generator, io: tuple[int, int]) -> PopulationController:
-    return RacingController(_race_checkpoints(config), config.race_confidence)
+    return RacingController(_race_checkpoints(config), config.race_confidence, config.race_score)
 
 
 def _racing_random(config: RunConfig, rng: np.random.Generator, io: tuple[int, int]) -> PopulationController:
-    return RandomRacingController(_race_checkpoints(config), config.race_confidence, rng)
+    return RandomRacingController(_race_checkpoints(config), config.race_confidence, rng, config.race_score)
 
 
 def _whole_space(config: RunConfig) -> list[Arch]:

@@ -136,6 +136,7 @@ BAD = {  # option: a value its own rule refuses
     "ctrl_entropy": -1.0, "ctrl_baseline": 0.0, "ctrl_break_cost": -1.0, "ctrl_sharpen": 101.0,
     "ctrl_signal": "magic", "ctrl_moves": "far", "ctrl_cost_weight": -1.0, "threads": 0,
     "race_candidates": ("relu-32", "relu-32"), "race_size": 1, "race_deadline": 1.0, "race_confidence": 0.0,
+    "race_score": "best",
 }
 
 

@@ -62,14 +62,17 @@ def test_more_rivals_need_more_evidence_and_a_diverged_candidate_goes_at_once():
     assert RacingController((10, 20), 0.9).survivors(10, scores, ALIVE, returns) == ["a", "c"]
 
 
-def test_recent_evaluations_decide_and_the_leader_is_deployed():
-    rule = RacingController((10, 20), 0.9)
+def test_the_leader_is_the_best_by_its_score_and_is_deployed():
+    rule = RacingController((10, 20), 0.9, score="recent")
     returns = {"a": [np.full(5, 9.0)] + [np.zeros(5)] * 3, "b": [np.full(5, 1.0) + 0.1 * np.arange(5)] * 4}
     scores = {k: [float(v.mean()) for v in vs] for k, vs in returns.items()}
     assert rule.deployed(scores, ["a", "b"], None) == "b"  # a's early lead is older than the last 3
     assert rule.survivors(10, scores, ["a", "b"], returns) == ["b"]
     with pytest.raises(ValueError, match="per-start validation returns"):
         rule.survivors(10, scores, ["a", "b"])
+    by_auc = RacingController((10, 20), 0.9)  # the default: the mean of every evaluation so far
+    assert by_auc.deployed(scores, ["a", "b"], None) == "a"  # 2.25 against 1.2: a's early lead counts
+    assert by_auc.deployed({"a": [9.0, 0.0, 0.0, 0.0], "b": [3.0] * 4}, ["a", "b"], None) == "b"
 
 
 def test_the_random_control_cuts_as_many_at_the_same_checkpoints_but_not_by_score():
