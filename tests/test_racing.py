@@ -134,3 +134,31 @@ def test_every_racing_grid_orders_its_candidates_by_the_committed_prior():
                 assert list(cell.config.race_candidates) == orders[cell.config.env], (grid.name, cell.config.env)
                 checked += 1
     assert checked >= 6 * 2 * 10  # the reported grid's cells at least
+
+
+def _metrics(env: str, method: str, seeds, auc, arch: str, cpu: float, steps: int = 1000) -> list[dict]:
+    return [{"env": env, "method": method, "seed": s, "auc": a, "final_score": a, "final_arch": arch,
+             "sec_per_step": cpu / steps, "steps": steps} for s, a in zip(seeds, auc, strict=True)]
+
+
+def test_the_selection_report_ranks_what_each_seed_deployed_and_prices_it():
+    # A sweep of 4 architectures (quarter: 1), seeds 100-101; racing deploys b, then a (the best).
+    swept = (("a", 0.9, 10.0), ("b", 0.8, 20.0), ("c", 0.5, 30.0), ("d", 0.1, 40.0))
+    sweep = pd.DataFrame([row for arch, auc, cpu in swept
+                          for row in _metrics("T", f"fixed:{arch}", (100, 101), (auc, auc), arch, cpu)])
+    table = pd.DataFrame(_metrics("T", "racing", (0,), (0.8,), "b", 50.0)
+                         + _metrics("T", "racing", (1,), (0.9,), "a", 70.0)
+                         + _metrics("T", "racing-random", (0, 1), (0.5, 0.1), "c", 60.0)
+                         + _metrics("T", "fixed:b", (0, 1), (0.8, 0.8), "b", 20.0))
+    report = analysis.selection_report(table, sweep, ["racing", "racing-random"], {"T": "fixed:b"}).set_index("method")
+    mine = report.loc["racing"]
+    assert mine["ranks"] == (2, 1) and mine["quarter"] == 1 and mine["top_quarter_runs"] == 1
+    assert mine["regret"] == pytest.approx(-0.05) and mine["regret_low"] <= -0.05 <= mine["regret_high"]
+    assert mine["cpu_seconds"] == pytest.approx(60.0) and mine["x_preset"] == pytest.approx(3.0)
+    assert mine["sweep_share"] == pytest.approx(60.0 / 100.0)  # one seed of each architecture: 10+20+30+40
+    targets = analysis.selection_targets(report.reset_index(), "racing", "racing-random", table).set_index("target")
+    assert not targets["met"].iloc[0] and "missed: T 1/2" in targets["measured"].iloc[0]
+    assert not targets["met"].iloc[1] and "T -0.050" in targets["measured"].iloc[1]
+    assert targets["met"].iloc[2] and targets["measured"].iloc[2].startswith("T +0.550")
+    assert targets["met"].iloc[3] and targets["measured"].iloc[3] == "largest 3.00x (T)"
+    assert not targets["met"].iloc[4] and targets["measured"].iloc[4] == "largest 60.0% (T)"
