@@ -372,6 +372,25 @@ def prior_order(sweep: pd.DataFrame, task: str, metric: str = "auc") -> list[str
     return [registry.arch_name(m) for m, _ in ranked]
 
 
+def prior_picks(sweep: pd.DataFrame, size: int, metric: str = "auc") -> pd.DataFrame:
+    """Per task of `sweep`: what its leave-one-task-out prior (`prior_order`) alone would deploy, no run
+    made on the task: its first architecture's hindsight rank and `metric` regret (its sweep mean
+    minus the best's), and how many of the task's hindsight top quarter the first `size` of the order
+    (the race's candidates) hold."""
+    ranked = task_hindsight(sweep, metric)
+    rows = []
+    for env in dict.fromkeys(sweep["env"]):
+        hind = ranked[ranked["env"] == env].set_index("arch")
+        order = prior_order(sweep, env, metric)
+        first = order[0]
+        held = hind.loc[order[:size]]
+        rows.append({"env": env, "first": first, "rank": int(hind.loc[first, "rank"]),
+                     "regret": float(hind.loc[first, metric] - hind[metric].max()), "size": size,
+                     "top_quarter_held": int(held["top_quarter"].sum()), "quarter": int(hind["top_quarter"].sum()),
+                     "best_held_rank": int(held["rank"].min())})
+    return pd.DataFrame(rows)
+
+
 def collapsed_sweep_runs(sweep: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     """The sweep runs that ended below a uniform random policy (final score under 0), each with its
     architecture's `task_hindsight` rank on its task when that one run is left out, and how many
@@ -557,6 +576,28 @@ def population_compute(runs: Sequence[RunResult], arch_cost: pd.Series | None = 
     return pd.DataFrame(rows)
 
 
+def race_cuts(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """Per population run: when its candidates were cut, and what the race cost in training. Candidates
+    started, cut before the last checkpoint (on evidence, or diverged) and at it (the deadline, or
+    halving's last rung), the mean step of a cut as a fraction of the budget, and the candidate-updates
+    of the whole population in units of the deployed network's (so 1 = no more than training the
+    survivor alone), beside the search's share of the wall time."""
+    rows = []
+    for r in runs:
+        state = r.controller_state or {}
+        if "candidates" not in state:
+            continue
+        c = pd.DataFrame(state["candidates"])
+        cut = c["cut_at"].dropna()
+        last = float(cut.max()) if len(cut) else np.nan
+        rows.append({"env": r.config.env, "method": r.config.method, "seed": r.config.seed, "candidates": len(c),
+                     "cut_early": int((cut < last).sum()), "cut_last": int((cut == last).sum()),
+                     "mean_cut_fraction": float(cut.mean() / r.config.steps) if len(cut) else np.nan,
+                     "training_runs": float(c["updates"].sum() / c.loc[c["deployed"], "updates"].iloc[0]),
+                     "search_share": M.search_share(r.timing)})
+    return pd.DataFrame(rows)
+
+
 def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFrame,
                     arch_cost: pd.Series | None = None) -> pd.DataFrame:
     """Per population method (rows of `population_compute`): mean seconds of one run, candidate- and
@@ -649,8 +690,9 @@ def selection_targets(report: pd.DataFrame, method: str, control: str, table: pd
     against = {}
     for env in mine.index:
         g = table[table["env"] == env]
-        against[env] = S.mean_difference_ci(g.loc[g["method"] == method, metric].to_numpy(float),
-                                            g.loc[g["method"] == control, metric].to_numpy(float))
+        x, y = (g.loc[g["method"] == m, metric].to_numpy(float) for m in (method, control))
+        if len(x) > 1 and len(y) > 1:
+            against[env] = S.mean_difference_ci(x, y)
     costliest = {k: mine[k].idxmax() for k in ("x_preset", "sweep_share")}
     rows = [
         ("top quarter in >= 70% of seeds on >= 5 of 6 tasks",
@@ -658,8 +700,9 @@ def selection_targets(report: pd.DataFrame, method: str, control: str, table: pd
         (f"regret >= -{t['regret']} AUC on >= 5 of 6 tasks",
          missed(close, lambda e: f"{e} {mine.loc[e, 'regret']:+.3f}"), close.sum() >= needed),
         (f"never below {control} on any task",
-         "; ".join(f"{e} {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" for e, d in against.items()),
-         all(d[0] >= 0 for d in against.values())),
+         "; ".join([f"{e} {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" for e, d in against.items()]
+                   + [f"{e} no runs to compare" for e in mine.index if e not in against]),
+         len(against) == n and all(d[0] >= 0 for d in against.values())),
         (f"CPU <= {t['x_preset']:g}x one preset-network run (stretch)",
          f"largest {mine['x_preset'].max():.2f}x ({costliest['x_preset']})", (mine["x_preset"] <= t["x_preset"]).all()),
         (f"CPU <= {t['sweep_share']:.0%} of the sweep",

@@ -1356,3 +1356,121 @@ def agilerl_answer(paper: Experiment, elite: pd.DataFrame, population: int) -> s
     nas_cpu = float((nas["sec_per_step"] * nas["steps"]).median())
     return text + (f". A run costs a median {cpu:,.0f} CPU-seconds against NAS-DQN's {nas_cpu:,.0f} wall-clock "
                    f"seconds on one core (as run; the machine was shared).")
+
+
+# -- selection on every task: racing (issue 31) ---------------------------------------------------------
+RACING_EXPERIMENT = "racing"
+SELECTORS = (registry.RACING, registry.RACING_RANDOM, registry.HALVING)  # the racing chapter's order
+PRESET_NETWORK = "preset network"  # each task's preset network, whatever its method name in its grid
+# Where halving's runs of the racing grid's tasks and seeds are, and the preset networks'.
+HALVING_GRIDS = ("envs-preset-search", "halving")
+PRESET_GRIDS = ("envs-preset", "paper")
+
+
+@dataclass
+class Selection:
+    table: pd.DataFrame  # per-run metrics: racing, racing-random, halving and PRESET_NETWORK, same tasks and seeds
+    sweep: pd.DataFrame  # every task's sweep (`all_task_sweeps`), seeds apart from `table`'s
+    racing: Experiment
+    planned: list[str]  # the racing grid's tasks without a run yet
+
+
+def load_selection(root: Path | None = None) -> Selection | None:
+    """The racing grid's runs beside halving's and the preset network's on the same tasks (the
+    preset network: each task's `PRESETS` network, `fixed-medium` on the two pendulums), and every
+    task's sweep; None before any racing run."""
+    from nasdqn.config import TASK_PRESET, preset_for
+
+    racing = load_experiment(RACING_EXPERIMENT, root)
+    if racing is None or racing.metrics.empty:
+        return None
+    envs = list(dict.fromkeys(racing.metrics["env"]))
+    parts = [racing.metrics]
+    for name in HALVING_GRIDS:
+        e = load_experiment(name, root)
+        if e is not None and not e.metrics.empty:
+            parts.append(e.metrics[e.metrics["method"] == registry.HALVING])
+    for name in PRESET_GRIDS:
+        e = load_experiment(name, root)
+        if e is None or e.metrics.empty:
+            continue
+        m = e.metrics
+        net = m["env"].map(lambda env: preset_for(TASK_PRESET, env).net_arch)
+        fixed = m["method"].map(registry.is_fixed) & (m["final_arch"] == net)
+        parts.append(m[fixed].assign(method=PRESET_NETWORK))
+    table = pd.concat(parts, ignore_index=True)
+    planned_grid = yaml.safe_load((EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").read_text()) \
+        if (EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").exists() else {"envs": envs}
+    return Selection(table[table["env"].isin(envs)].reset_index(drop=True), all_task_sweeps(root), racing,
+                     [e for e in planned_grid["envs"] if e not in envs])
+
+
+def selection_table(report: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.selection_report` formatted for reading, one row per task and method."""
+    return pd.DataFrame({
+        "task": report["env"], "method": report["method"],
+        "deployed ranks (seeds 0-9)": report["ranks"].map(lambda r: ", ".join(map(str, r))),
+        "top quarter": [f"{t} of {n}" for t, n in report[["top_quarter_runs", "runs"]].to_numpy()],
+        "AUC": report["auc"].round(3),
+        "regret to hindsight best [95% CI]": [ci_text(*r, digits=3) for r in
+                                              report[["regret", "regret_low", "regret_high"]].to_numpy()],
+        "final score": report["final_score"].round(2),
+        "CPU, x preset network": report["x_preset"].map("{:.2f}".format),
+        "CPU, share of sweep": report["sweep_share"].map("{:.1%}".format),
+    }).set_index(["task", "method"])
+
+
+def plot_selection_by_task(report: pd.DataFrame) -> plt.Figure:
+    """Per task: the hindsight rank of every seed's deployed architecture, one column of dots per
+    method, the top quarter shaded; beside it, each method's regret with its interval."""
+    envs = list(dict.fromkeys(report["env"]))
+    shown = [m for m in method_order(report["method"].unique())]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 0.9 + 0.75 * len(envs) * 1.4), sharey=False)
+    width = 0.8 / max(1, len(shown))
+    for i, env in enumerate(envs):
+        rows = report[report["env"] == env].set_index("method")
+        quarter, swept = int(rows["quarter"].iloc[0]), int(rows["swept"].iloc[0])
+        ax.add_patch(plt.Rectangle((0.5, i - 0.45), quarter, 0.9, color="grey", alpha=0.15, lw=0))
+        for j, method in enumerate(shown):
+            if method not in rows.index:
+                continue
+            y = i - 0.4 + width * (j + 0.5)
+            ranks = np.array(rows.loc[method, "ranks"], dtype=float)
+            ax.scatter(ranks, np.full(len(ranks), y), s=14, alpha=0.7, color=method_colour(method),
+                       label=method if i == 0 else None)
+            r = rows.loc[method]
+            bx.errorbar(r["regret"], y, xerr=[[r["regret"] - r["regret_low"]], [r["regret_high"] - r["regret"]]],
+                        fmt="o", ms=4, color=method_colour(method))
+        ax.text(swept + 0.3, i, f"of {swept}", va="center", fontsize="x-small")
+    for a in (ax, bx):
+        a.set_yticks(range(len(envs)), envs)
+        a.set_ylim(len(envs) - 0.5, -0.5)
+    ax.set_xlabel("hindsight rank of the deployed architecture (1 = best; shaded: top quarter)")
+    bx.axvline(0, color="black", lw=0.8)
+    bx.axvline(-analysis.SELECTION_TARGETS["regret"], color="grey", ls=":", lw=0.8)
+    bx.set_xlabel("AUC minus the hindsight best's (95% CI; dotted: the -0.02 target)")
+    bx.set_yticklabels([])
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def selection_answer(report: pd.DataFrame, targets: pd.DataFrame, planned: Sequence[str],
+                     method: str = registry.RACING, baseline: str = registry.HALVING) -> str:
+    """The racing chapter's answer, from its numbers: per task, the top-quarter counts of `method`
+    and `baseline`, and each target met or missed."""
+    mine = report.set_index(["env", "method"])
+    envs = list(dict.fromkeys(report["env"]))
+
+    def count(env: str, m: str) -> str:
+        return f"{mine.loc[(env, m), 'top_quarter_runs']}/{mine.loc[(env, m), 'runs']}" if (env, m) in mine.index \
+            else "not run"
+
+    met = targets["met"].sum()
+    return (f"On the {len(envs)} task{'s' if len(envs) > 1 else ''} run so far, `{method}` deployed a hindsight "
+            "top-quarter architecture in " + "; ".join(f"{e} {count(e, method)} (`{baseline}` {count(e, baseline)})"
+                                                      for e in envs)
+            + f" seeds. Of the issue's {len(targets)} targets, {met} {'is' if met == 1 else 'are'} met on these "
+            "tasks: " + "; ".join(f"{t} — {'met' if ok else 'missed'} ({m})"
+                                  for t, m, ok in targets[["target", "measured", "met"]].to_numpy()) + "."
+            + (f" Not run yet: {', '.join(planned)}; the targets count tasks out of those run." if planned else ""))

@@ -106,6 +106,10 @@ def test_a_racing_run_starts_from_the_first_candidates_and_deploys_its_survivor(
     assert train(config).evals.equals(r.evals)  # a run is a function of its config
     control = train(config.replace(method="racing-random"))
     assert pd.DataFrame(control.controller_state["candidates"])["cut_at"].isna().sum() == 1
+    cuts = analysis.race_cuts([r, control]).set_index("method")
+    assert (cuts["candidates"] == 3).all() and (cuts["cut_early"] + cuts["cut_last"] == 2).all()
+    spent = c["updates"].sum() / c.loc[survivor[0], "updates"]
+    assert cuts.loc["racing", "training_runs"] == pytest.approx(spent) and 1 < spent < 3
 
 
 def test_the_prior_never_sees_the_task_it_orders():
@@ -162,3 +166,36 @@ def test_the_selection_report_ranks_what_each_seed_deployed_and_prices_it():
     assert targets["met"].iloc[2] and targets["measured"].iloc[2].startswith("T +0.550")
     assert targets["met"].iloc[3] and targets["measured"].iloc[3] == "largest 3.00x (T)"
     assert not targets["met"].iloc[4] and targets["measured"].iloc[4] == "largest 60.0% (T)"
+
+
+def test_the_prior_alone_and_the_chapters_tables_and_answer_come_from_the_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nasdqn import book
+
+    rows = []
+    for env, aucs in {"T1": (0.9, 0.5, 0.1, 0.3), "T2": (0.8, 0.6, 0.2, 0.9), "T3": (0.1, 0.9, 0.5, 0.4)}.items():
+        for arch, auc in zip(("a", "b", "c", "d"), aucs, strict=True):
+            rows += _metrics(env, f"fixed:{arch}", (100, 101), (auc, auc), arch, 10.0)
+    sweep = pd.DataFrame(rows)
+    picks = analysis.prior_picks(sweep, 2).set_index("env")
+    # T3's prior: mean AUC on T1, T2: a 0.85, d 0.6, b 0.55, c 0.15; a is T3's worst (rank 4 of 4).
+    assert picks.loc["T3", "first"] == "a" and picks.loc["T3", "rank"] == 4
+    assert picks.loc["T3", "regret"] == pytest.approx(-0.8) and picks.loc["T3", "best_held_rank"] == 3
+    assert picks.loc["T3", "top_quarter_held"] == 0 and picks.loc["T3", "quarter"] == 1
+    table = pd.DataFrame(_metrics("T3", "racing", (0, 1), (0.9, 0.8), "b", 20.0)
+                         + _metrics("T3", "racing-random", (0, 1), (0.4, 0.5), "c", 20.0)
+                         + _metrics("T3", "preset network", (0, 1), (0.1, 0.1), "a", 10.0))
+    report = analysis.selection_report(table, sweep, ["racing", "racing-random", "preset network"],
+                                       {"T3": "preset network"})
+    targets = analysis.selection_targets(report, "racing", "racing-random", table)
+    shown = book.selection_table(report)
+    assert shown.loc[("T3", "racing"), "deployed ranks (seeds 0-9)"] == "1, 1"
+    assert shown.loc[("T3", "racing"), "top quarter"] == "2 of 2"
+    assert shown.loc[("T3", "racing"), "CPU, x preset network"] == "2.00"
+    answer = book.selection_answer(report, targets, ["T9"], baseline="racing-random")
+    assert "T3 2/2 (`racing-random` 0/2)" in answer and "Not run yet: T9" in answer
+    assert f"{int(targets['met'].sum())} are met" in answer
+    fig = book.plot_selection_by_task(report)
+    assert len(fig.axes) == 2
