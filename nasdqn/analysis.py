@@ -372,16 +372,18 @@ def prior_order(sweep: pd.DataFrame, task: str, metric: str = "auc") -> list[str
     return [registry.arch_name(m) for m, _ in ranked]
 
 
-def prior_picks(sweep: pd.DataFrame, size: int, metric: str = "auc") -> pd.DataFrame:
-    """Per task of `sweep`: what its leave-one-task-out prior (`prior_order`) alone would deploy, no run
-    made on the task: its first architecture's hindsight rank and `metric` regret (its sweep mean
-    minus the best's), and how many of the task's hindsight top quarter the first `size` of the order
-    (the race's candidates) hold."""
+def prior_picks(sweep: pd.DataFrame, size: int, prior_from: pd.DataFrame | None = None, metric: str = "auc"
+                ) -> pd.DataFrame:
+    """Per task of `sweep`: what its leave-one-task-out prior (`prior_order` of `prior_from`, default
+    `sweep`) alone would deploy, no run made on the task: its first architecture's hindsight rank
+    (`task_hindsight` of `sweep`) and `metric` regret (its sweep mean minus the best's), and how many
+    of the task's hindsight top quarter the first `size` of the order (the race's candidates) hold."""
     ranked = task_hindsight(sweep, metric)
+    prior_from = sweep if prior_from is None else prior_from
     rows = []
     for env in dict.fromkeys(sweep["env"]):
         hind = ranked[ranked["env"] == env].set_index("arch")
-        order = prior_order(sweep, env, metric)
+        order = prior_order(prior_from, env, metric)
         first = order[0]
         held = hind.loc[order[:size]]
         rows.append({"env": env, "first": first, "rank": int(hind.loc[first, "rank"]),

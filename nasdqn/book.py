@@ -818,6 +818,17 @@ def all_task_sweeps(root: Path | None = None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+HINDSIGHT_EXTRA = "sweep-preset-top"  # more seeds of the other tasks' top halves (experiments/planned)
+
+
+def hindsight_sweeps(root: Path | None = None) -> pd.DataFrame:
+    """What selections are scored against: `all_task_sweeps` and, where run, the extra seeds of the
+    other tasks' top halves (`HINDSIGHT_EXTRA`)."""
+    extra = load_experiment(HINDSIGHT_EXTRA, root)
+    parts = [all_task_sweeps(root)] + ([extra.metrics] if extra is not None and not extra.metrics.empty else [])
+    return pd.concat(parts, ignore_index=True)
+
+
 def prior_orders(root: Path | None = None) -> dict[str, list[str]]:
     """Per swept task, the leave-one-task-out prior order of architectures (`analysis.prior_order`)."""
     sweeps = all_task_sweeps(root)
@@ -1370,7 +1381,7 @@ PRESET_GRIDS = ("envs-preset", "paper")
 @dataclass
 class Selection:
     table: pd.DataFrame  # per-run metrics: racing, racing-random, halving and PRESET_NETWORK, same tasks and seeds
-    sweep: pd.DataFrame  # every task's sweep (`all_task_sweeps`), seeds apart from `table`'s
+    sweep: pd.DataFrame  # every task's sweep (`hindsight_sweeps`), seeds apart from `table`'s
     racing: Experiment
     planned: list[str]  # the racing grid's tasks without a run yet
 
@@ -1401,7 +1412,7 @@ def load_selection(root: Path | None = None) -> Selection | None:
     table = pd.concat(parts, ignore_index=True)
     planned_grid = yaml.safe_load((EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").read_text()) \
         if (EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").exists() else {"envs": envs}
-    return Selection(table[table["env"].isin(envs)].reset_index(drop=True), all_task_sweeps(root), racing,
+    return Selection(table[table["env"].isin(envs)].reset_index(drop=True), hindsight_sweeps(root), racing,
                      [e for e in planned_grid["envs"] if e not in envs])
 
 
