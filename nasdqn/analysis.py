@@ -411,15 +411,10 @@ def collapsed_sweep_runs(sweep: pd.DataFrame, metric: str = "auc") -> pd.DataFra
     return out[columns].reset_index(drop=True)
 
 
-def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence[str],
-                             reference: str = registry.FIXED_MEDIUM, metric: str = "auc") -> pd.DataFrame:
-    """Per task and searching method: its mean `metric`, the difference to the task's hindsight best
-    (rank 1 of `task_hindsight` on `sweep`; its sweep runs, seeds apart from `table`'s) and to
-    `reference` (in `table`), both with bootstrap CIs; how many runs deployed an architecture of the
-    hindsight top quarter, and the median hindsight rank (of `swept` architectures) of what they
-    deployed; and one run's CPU time as a share of the whole sweep's on that task."""
+def _against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, metric: str):
+    """Per task of `table` (in its order) that `sweep` ranks: the task's rows, its `task_hindsight`
+    (indexed by architecture), the hindsight best and that architecture's sweep runs of `metric`."""
     ranked = task_hindsight(sweep, metric)
-    rows = []
     for env, task in table.groupby("env", sort=False):
         hind = ranked[ranked["env"] == env].set_index("arch")
         if hind.empty:
@@ -427,6 +422,18 @@ def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: 
         best = str(hind.index[hind["rank"] == 1][0])
         best_runs = sweep.loc[(sweep["env"] == env) & (sweep["method"] == registry.fixed_method(best)),
                               metric].to_numpy(float)
+        yield env, task, hind, best, best_runs
+
+
+def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence[str],
+                             reference: str = registry.FIXED_MEDIUM, metric: str = "auc") -> pd.DataFrame:
+    """Per task and searching method: its mean `metric`, the difference to the task's hindsight best
+    (rank 1 of `task_hindsight` on `sweep`; its sweep runs, seeds apart from `table`'s) and to
+    `reference` (in `table`), both with bootstrap CIs; how many runs deployed an architecture of the
+    hindsight top quarter, and the median hindsight rank (of `swept` architectures) of what they
+    deployed; and one run's CPU time as a share of the whole sweep's on that task."""
+    rows = []
+    for env, task, hind, best, best_runs in _against_hindsight(table, sweep, metric):
         ref_runs = task.loc[task["method"] == reference, metric].to_numpy(float)
         for method in methods:
             g = task[task["method"] == method]
@@ -554,12 +561,16 @@ def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, c
 
 
 def population_compute(runs: Sequence[RunResult], arch_cost: pd.Series | None = None) -> pd.DataFrame:
-    """Per population run (halving): where its compute went. Candidate-updates and learn seconds of
-    all candidates and of the deployed one; the search's own share of the wall time (everything but
+    """Per population run (halving, racing): where its compute went, and when it cut. Candidate-updates
+    and learn seconds of all candidates and of the deployed one, and their ratio (`training_runs`: 1
+    would be training the survivor alone); the search's own share of the wall time (everything but
     the deployed network's training: the other candidates' updates and the validation runs, timing
-    `controller`); the validation episodes; the deployed architecture. With `arch_cost` (each
-    architecture's cost per training step relative to relu-64x64, measured side by side), also the
-    candidate-updates weighted by it: a measure of compute that machine load does not inflate."""
+    `controller`); the validation episodes; the deployed architecture; the candidates started, cut
+    before the last checkpoint that cut (racing: on evidence, or diverged; halving: its first rungs)
+    and at it (racing's deadline, halving's last rung), and the mean step of a cut as a fraction of
+    the budget. With `arch_cost` (each architecture's cost per training step relative to relu-64x64,
+    measured side by side), also the candidate-updates weighted by it: a measure of compute that
+    machine load does not inflate."""
     rows = []
     for r in runs:
         state = r.controller_state or {}
@@ -567,7 +578,12 @@ def population_compute(runs: Sequence[RunResult], arch_cost: pd.Series | None = 
             continue
         c = pd.DataFrame(state["candidates"])
         mine = c[c["deployed"]].iloc[0]
-        rows.append({"method": r.config.method, "seed": r.config.seed, "deployed": mine["arch"],
+        cut = c["cut_at"].dropna()
+        last = float(cut.max()) if len(cut) else np.nan
+        rows.append({"env": r.config.env, "method": r.config.method, "seed": r.config.seed, "deployed": mine["arch"],
+                     "candidates": len(c), "cut_early": int((cut < last).sum()), "cut_last": int((cut == last).sum()),
+                     "mean_cut_fraction": float(cut.mean() / r.config.steps) if len(cut) else np.nan,
+                     "training_runs": float(c["updates"].sum() / mine["updates"]),
                      "candidate_updates": int(c["updates"].sum()), "deployed_updates": int(mine["updates"]),
                      "learn_seconds": float(c["learn_seconds"].sum()),
                      "deployed_learn_seconds": float(mine["learn_seconds"]),
@@ -575,28 +591,6 @@ def population_compute(runs: Sequence[RunResult], arch_cost: pd.Series | None = 
                      "selection_episodes": int(state["selection_episodes"]),
                      "weighted_updates": float((c["updates"] * c["arch"].map(arch_cost)).sum())
                      if arch_cost is not None else np.nan})
-    return pd.DataFrame(rows)
-
-
-def race_cuts(runs: Sequence[RunResult]) -> pd.DataFrame:
-    """Per population run: when its candidates were cut, and what the race cost in training. Candidates
-    started, cut before the last checkpoint (on evidence, or diverged) and at it (the deadline, or
-    halving's last rung), the mean step of a cut as a fraction of the budget, and the candidate-updates
-    of the whole population in units of the deployed network's (so 1 = no more than training the
-    survivor alone), beside the search's share of the wall time."""
-    rows = []
-    for r in runs:
-        state = r.controller_state or {}
-        if "candidates" not in state:
-            continue
-        c = pd.DataFrame(state["candidates"])
-        cut = c["cut_at"].dropna()
-        last = float(cut.max()) if len(cut) else np.nan
-        rows.append({"env": r.config.env, "method": r.config.method, "seed": r.config.seed, "candidates": len(c),
-                     "cut_early": int((cut < last).sum()), "cut_last": int((cut == last).sum()),
-                     "mean_cut_fraction": float(cut.mean() / r.config.steps) if len(cut) else np.nan,
-                     "training_runs": float(c["updates"].sum() / c.loc[c["deployed"], "updates"].iloc[0]),
-                     "search_share": M.search_share(r.timing)})
     return pd.DataFrame(rows)
 
 
@@ -636,18 +630,11 @@ def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence
     rank alone overstates a miss), the mean final score, and one run's CPU (median) against one run
     of the task's preset network (`preset[env]`: that network's method in `table`) and against the
     sweep (one seed of every architecture). CPU is as run: the machine's load at the time counts."""
-    ranked = task_hindsight(sweep, metric)
     table = table.reset_index(drop=True)  # grids joined by concat repeat index labels
     cpu = table["sec_per_step"] * table["steps"]
     sweep_cpu = (sweep["sec_per_step"] * sweep["steps"]).groupby([sweep["env"], sweep["method"]]).mean()
     rows = []
-    for env, task in table.groupby("env", sort=False):
-        hind = ranked[ranked["env"] == env].set_index("arch")
-        if hind.empty:
-            continue
-        best = str(hind.index[hind["rank"] == 1][0])
-        best_runs = sweep.loc[(sweep["env"] == env) & (sweep["method"] == registry.fixed_method(best)),
-                              metric].to_numpy(float)
+    for env, task, hind, best, best_runs in _against_hindsight(table, sweep, metric):
         preset_cpu = float(cpu[task.index[task["method"] == preset.get(env)]].median())
         for method in methods:
             g = task[task["method"] == method].sort_values("seed")

@@ -106,7 +106,7 @@ def test_a_racing_run_starts_from_the_first_candidates_and_deploys_its_survivor(
     assert train(config).evals.equals(r.evals)  # a run is a function of its config
     control = train(config.replace(method="racing-random"))
     assert pd.DataFrame(control.controller_state["candidates"])["cut_at"].isna().sum() == 1
-    cuts = analysis.race_cuts([r, control]).set_index("method")
+    cuts = analysis.population_compute([r, control]).set_index("method")
     assert (cuts["candidates"] == 3).all() and (cuts["cut_early"] + cuts["cut_last"] == 2).all()
     spent = c["updates"].sum() / c.loc[survivor[0], "updates"]
     assert cuts.loc["racing", "training_runs"] == pytest.approx(spent) and 1 < spent < 3
