@@ -1373,6 +1373,8 @@ def agilerl_answer(paper: Experiment, elite: pd.DataFrame, population: int) -> s
 RACING_EXPERIMENT = "racing"
 SELECTORS = (registry.RACING, registry.RACING_RANDOM, registry.HALVING)  # the racing chapter's order
 PRESET_NETWORK = "preset network"  # each task's preset network, whatever its method name in its grid
+MATCHED_PRESET = "preset network, racing's CPU"  # the same, more gradient steps: about a racing run's CPU
+MATCHED_EXPERIMENT = "racing-matched-cpu"
 # Where halving's runs of the racing grid's tasks and seeds are, and the preset networks'.
 HALVING_GRIDS = ("envs-preset-search", "halving")
 PRESET_GRIDS = ("envs-preset", "paper")
@@ -1380,7 +1382,8 @@ PRESET_GRIDS = ("envs-preset", "paper")
 
 @dataclass
 class Selection:
-    table: pd.DataFrame  # per-run metrics: racing, racing-random, halving and PRESET_NETWORK, same tasks and seeds
+    table: pd.DataFrame  # per-run metrics: racing, racing-random, halving, PRESET_NETWORK and MATCHED_PRESET, same
+    # tasks and seeds
     sweep: pd.DataFrame  # every task's sweep (`hindsight_sweeps`), seeds apart from `table`'s
     racing: Experiment
     planned: list[str]  # the racing grid's tasks without a run yet
@@ -1409,6 +1412,9 @@ def load_selection(root: Path | None = None) -> Selection | None:
         net = m["env"].map(lambda env: preset_for(TASK_PRESET, env).net_arch)
         fixed = m["method"].map(registry.is_fixed) & (m["final_arch"] == net)
         parts.append(m[fixed].assign(method=PRESET_NETWORK))
+    matched = load_experiment(MATCHED_EXPERIMENT, root)
+    if matched is not None and not matched.metrics.empty:
+        parts.append(matched.metrics.assign(method=MATCHED_PRESET))
     table = pd.concat(parts, ignore_index=True)
     planned_grid = yaml.safe_load((EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").read_text()) \
         if (EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").exists() else {"envs": envs}
