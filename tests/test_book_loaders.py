@@ -67,3 +67,20 @@ def test_load_experiment_gives_the_metrics_of_the_runs_it_read(data):
     assert sorted(exp.metrics["method"]) == ["fixed-small", "nas"] and exp.metrics["final_score"].notna().all()
     assert exp.cpu_hours > 0
     assert book.load_experiment("no-such-grid", data) is None
+
+
+def test_the_selection_loader_puts_each_tasks_preset_network_beside_the_races():
+    from nasdqn import REPO_ROOT, methods
+    from nasdqn.config import TASK_PRESET, preset_for
+
+    selection = book.load_selection(REPO_ROOT / "data")
+    assert selection is not None  # experiments/racing.yaml's runs are committed
+    t = selection.table
+    for env in t["env"].unique():
+        runs = t[t["env"] == env].groupby("method")["seed"].apply(lambda s: sorted(s))
+        for method in (methods.RACING, methods.RACING_RANDOM, methods.HALVING, book.PRESET_NETWORK):
+            assert runs[method] == list(range(10)), (env, method)
+        preset = t[(t["env"] == env) & (t["method"] == book.PRESET_NETWORK)]
+        assert set(preset["final_arch"]) == {preset_for(TASK_PRESET, env).net_arch}
+    assert set(selection.sweep["env"]) >= set(t["env"])
+    assert not set(selection.planned) & set(t["env"])
