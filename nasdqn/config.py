@@ -358,8 +358,8 @@ class RunConfig:
         _in_range(2, 10_000), scope=_RACE,
     )
     race_deadline: float = _opt(
-        0.3, "racing: fraction of the budget by which one candidate is left (the leader by recent validation "
-        "score; with no separation, the first in the prior's order)", _open_unit, scope=_RACE,
+        0.3, "racing: fraction of the budget by which one candidate is left (the leader by race_score; with no "
+        "separation, the first in the prior's order)", _open_unit, scope=_RACE,
     )
     race_score: str = _opt(
         "auc", "racing: what makes the leader (compared with, deployed, kept at the deadline): auc (mean of all "
