@@ -1374,7 +1374,8 @@ RACING_EXPERIMENT = "racing"
 SELECTORS = (registry.RACING, registry.RACING_RANDOM, registry.HALVING)  # the racing chapter's order
 PRESET_NETWORK = "preset network"  # each task's preset network, whatever its method name in its grid
 MATCHED_PRESET = "preset network, racing's CPU"  # the same, more gradient steps: about a racing run's CPU
-MATCHED_EXPERIMENT = "racing-matched-cpu"
+# One grid per preset network (a grid crosses all its envs with all its methods).
+MATCHED_EXPERIMENTS = ("racing-matched-cpu", "racing-matched-cpu-pendulum")
 # Where halving's runs of the racing grid's tasks and seeds are, and the preset networks'.
 HALVING_GRIDS = ("envs-preset-search", "halving")
 PRESET_GRIDS = ("envs-preset", "paper")
@@ -1412,9 +1413,10 @@ def load_selection(root: Path | None = None) -> Selection | None:
         net = m["env"].map(lambda env: preset_for(TASK_PRESET, env).net_arch)
         fixed = m["method"].map(registry.is_fixed) & (m["final_arch"] == net)
         parts.append(m[fixed].assign(method=PRESET_NETWORK))
-    matched = load_experiment(MATCHED_EXPERIMENT, root)
-    if matched is not None and not matched.metrics.empty:
-        parts.append(matched.metrics.assign(method=MATCHED_PRESET))
+    for name in MATCHED_EXPERIMENTS:
+        matched = load_experiment(name, root)
+        if matched is not None and not matched.metrics.empty:
+            parts.append(matched.metrics.assign(method=MATCHED_PRESET))
     table = pd.concat(parts, ignore_index=True)
     planned_grid = yaml.safe_load((EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").read_text()) \
         if (EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").exists() else {"envs": envs}
