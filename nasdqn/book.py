@@ -1493,3 +1493,21 @@ def selection_answer(report: pd.DataFrame, targets: pd.DataFrame, planned: Seque
             "tasks: " + "; ".join(f"{t} — {'met' if ok else 'missed'} ({m})"
                                   for t, m, ok in targets[["target", "measured", "met"]].to_numpy()) + "."
             + (f" Not run yet: {', '.join(planned)}; the targets count tasks out of those run." if planned else ""))
+
+
+def selection_cost_text(report: pd.DataFrame, compute: pd.DataFrame, method: str = registry.RACING) -> str:
+    """Why `method`'s CPU targets are missed where they are: on each task over a target, its
+    candidate-updates in units of the deployed network's and its search share (`compute`:
+    `analysis.population_compute` rows), beside the preset network's and the sweep's CPU."""
+    t = analysis.SELECTION_TARGETS
+    mine = report[report["method"] == method].set_index("env")
+    over = mine[(mine["x_preset"] > t["x_preset"]) | (mine["sweep_share"] > t["sweep_share"])]
+    if over.empty:
+        return f"`{method}` is within both CPU targets on every task run."
+    spent = compute[compute["method"] == method].groupby("env")[["training_runs", "search_share"]].mean()
+    return "Where a CPU target is missed: " + "; ".join(
+        f"on {env}, a run cost {r['x_preset']:.2f}x the preset network ({r['cpu_seconds']:.0f} s against "
+        f"{r['cpu_seconds'] / r['x_preset']:.0f} s) and {r['sweep_share']:.1%} of the sweep: it made "
+        f"{spent.loc[env, 'training_runs']:.2f}x the deployed network's updates, and the search (the other "
+        f"candidates' updates and the validation episodes) took {spent.loc[env, 'search_share']:.0%} of its wall time"
+        for env, r in over.iterrows()) + "."

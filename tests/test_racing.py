@@ -199,3 +199,12 @@ def test_the_prior_alone_and_the_chapters_tables_and_answer_come_from_the_number
     assert f"{int(targets['met'].sum())} are met" in answer
     fig = book.plot_selection_by_task(report)
     assert len(fig.axes) == 2
+    compute = pd.DataFrame({"env": ["T3"] * 2, "method": ["racing"] * 2, "training_runs": [2.0, 3.0],
+                            "search_share": [0.5, 0.7]})
+    # racing: 20 s a run against the preset's 10 s (2x, within 3x) but 50% of the sweep's 40 s (over 10%).
+    assert book.selection_cost_text(report, compute) == (
+        "Where a CPU target is missed: on T3, a run cost 2.00x the preset network (20 s against 10 s) and 50.0% of "
+        "the sweep: it made 2.50x the deployed network's updates, and the search (the other candidates' updates "
+        "and the validation episodes) took 60% of its wall time.")
+    cheap = report.assign(sweep_share=0.05)
+    assert book.selection_cost_text(cheap, compute) == "`racing` is within both CPU targets on every task run."
