@@ -1489,7 +1489,7 @@ def selection_answer(report: pd.DataFrame, targets: pd.DataFrame, planned: Seque
     return (f"On the {len(envs)} task{'s' if len(envs) > 1 else ''} run so far, `{method}` deployed a hindsight "
             "top-quarter architecture in " + "; ".join(f"{e} {count(e, method)} (`{baseline}` {count(e, baseline)})"
                                                       for e in envs)
-            + f" seeds. Of the issue's {len(targets)} targets, {met} {'is' if met == 1 else 'are'} met on these "
+            + f" seeds. Of the {len(targets)} selection targets, {met} {'is' if met == 1 else 'are'} met on these "
             "tasks: " + "; ".join(f"{t} — {'met' if ok else 'missed'} ({m})"
                                   for t, m, ok in targets[["target", "measured", "met"]].to_numpy()) + "."
             + (f" Not run yet: {', '.join(planned)}; the targets count tasks out of those run." if planned else ""))
