@@ -1495,6 +1495,21 @@ def selection_answer(report: pd.DataFrame, targets: pd.DataFrame, planned: Seque
             + (f" Not run yet: {', '.join(planned)}; the targets count tasks out of those run." if planned else ""))
 
 
+def matched_text(table: pd.DataFrame, method: str = registry.RACING, metric: str = "auc") -> str:
+    """`method` against the preset network given about its CPU (`MATCHED_PRESET`), per task where that
+    control was run: the difference of mean `metric` (positive: `method` better) with a bootstrap
+    interval."""
+    rows = []
+    for env, g in table.groupby("env", sort=False):
+        x, y = (g.loc[g["method"] == m, metric].to_numpy(float) for m in (method, MATCHED_PRESET))
+        if len(x) > 1 and len(y) > 1:
+            rows.append(f"{env} {ci_text(*S.mean_difference_ci(x, y), digits=3)}")
+    if not rows:
+        return f"The preset network given about a `{method}` run's CPU has no runs yet."
+    return (f"`{method}` minus the preset network given about its CPU, {metric.upper()} (95% CI; positive: "
+            f"`{method}` better): " + "; ".join(rows) + ".")
+
+
 def selection_cost_text(report: pd.DataFrame, compute: pd.DataFrame, method: str = registry.RACING) -> str:
     """Why `method`'s CPU targets are missed where they are: on each task over a target, its
     candidate-updates in units of the deployed network's and its search share (`compute`:
