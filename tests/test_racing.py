@@ -208,6 +208,6 @@ def test_the_prior_alone_and_the_chapters_tables_and_answer_come_from_the_number
         "and the validation episodes) took 60% of its wall time.")
     assert book.matched_text(table) == "The preset network given about a `racing` run's CPU has no runs yet."
     matched = pd.concat([table, pd.DataFrame(_metrics("T3", book.MATCHED_PRESET, (0, 1), (0.7, 0.6), "a", 20.0))])
-    assert book.matched_text(matched).endswith(": T3 0.200 [0.100, 0.300].")  # 0.85 - 0.65; resampled: 0.8-0.7 to 0.9-0.6
+    assert book.matched_text(matched).endswith(": T3 0.200 [0.100, 0.300].")  # 0.85 - 0.65; resampled 0.1..0.3
     cheap = report.assign(sweep_share=0.05)
     assert book.selection_cost_text(cheap, compute) == "`racing` is within both CPU targets on every task run."
