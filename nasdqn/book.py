@@ -1526,3 +1526,31 @@ def selection_cost_text(report: pd.DataFrame, compute: pd.DataFrame, method: str
         f"{spent.loc[env, 'training_runs']:.2f}x the deployed network's updates, and the search (the other "
         f"candidates' updates and the validation episodes) took {spent.loc[env, 'search_share']:.0%} of its wall time"
         for env, r in over.iterrows()) + "."
+
+
+MOST_DEPLOYED = "its most deployed architecture, alone (sweep seeds)"
+
+
+def racing_curve_scores(selection: Selection, root: Path | None = None) -> pd.DataFrame:
+    """Score tables (`score_table`) of the racing runs, their control's, and, per task, the sweep's own
+    runs of the architecture racing deployed most often there (method `MOST_DEPLOYED`): the same
+    network trained alone, to set the survivor's curve against."""
+    t = selection.table
+    deployed = t[t["method"] == registry.RACING].groupby("env")["final_arch"].agg(lambda a: a.mode().iloc[0])
+    swept = [r for name in ("sweep-preset", *SWEEP_EXPERIMENTS) if (e := load_experiment(name, root)) is not None
+             for r in e.runs if r.config.env in deployed.index and r.config.method == registry.fixed_method(
+                 deployed[r.config.env])]
+    scores = score_table([*selection.racing.runs, *swept])
+    return scores.assign(method=scores["method"].where(~scores["method"].map(registry.is_fixed_pattern), MOST_DEPLOYED))
+
+
+def racing_curves_text(scores: pd.DataFrame, last: int = 5) -> str:
+    """Per task of `racing_curve_scores`: racing's and its most deployed architecture's (trained alone)
+    mean normalised score over the last `last` evaluations."""
+    parts = []
+    for env, g in scores.groupby("env", sort=False):
+        steps = sorted(g["step"].unique())[-last:]
+        end = g[g["step"].isin(steps)].groupby("method")["score"].mean()
+        parts.append(f"{env} {end[registry.RACING]:.2f} against {end[MOST_DEPLOYED]:.2f}")
+    return (f"Mean normalised score over the last {last} evaluations, racing against its most deployed "
+            "architecture trained alone: " + "; ".join(parts) + ".")

@@ -84,3 +84,19 @@ def test_the_selection_loader_puts_each_tasks_preset_network_beside_the_races():
         assert set(preset["final_arch"]) == {preset_for(TASK_PRESET, env).net_arch}
     assert set(selection.sweep["env"]) >= set(t["env"])
     assert not set(selection.planned) & set(t["env"])
+
+
+def test_the_racing_curves_set_each_survivor_beside_its_architecture_trained_alone():
+    from nasdqn import REPO_ROOT, methods
+
+    selection = book.load_selection(REPO_ROOT / "data")
+    scores = book.racing_curve_scores(selection, REPO_ROOT / "data")
+    for env, g in scores.groupby("env"):
+        seeds = g.groupby("method")["seed"].nunique()
+        assert seeds[methods.RACING] == seeds[methods.RACING_RANDOM] == 10 and seeds[book.MOST_DEPLOYED] >= 3, env
+        assert set(g["method"]) == {methods.RACING, methods.RACING_RANDOM, book.MOST_DEPLOYED}
+    text = book.racing_curves_text(scores)
+    last = scores[scores["env"] == "CartPole-v1"]
+    last = last[last["step"].isin(sorted(last["step"].unique())[-5:])]
+    racing = last.loc[last["method"] == methods.RACING, "score"].mean()
+    assert f"CartPole-v1 {racing:.2f} against" in text
