@@ -1370,14 +1370,14 @@ def agilerl_answer(paper: Experiment, elite: pd.DataFrame, population: int) -> s
 
 
 # -- selection on every task: racing (issue 31) ---------------------------------------------------------
-RACING_EXPERIMENT = "racing"
+RACING_EXPERIMENT = registry.RACING  # the grid is named after its method
 SELECTORS = (registry.RACING, registry.RACING_RANDOM, registry.HALVING)  # the racing chapter's order
 PRESET_NETWORK = "preset network"  # each task's preset network, whatever its method name in its grid
 MATCHED_PRESET = "preset network, racing's CPU"  # the same, more gradient steps: about a racing run's CPU
 # One grid per preset network (a grid crosses all its envs with all its methods).
 MATCHED_EXPERIMENTS = ("racing-matched-cpu", "racing-matched-cpu-pendulum")
 # Where halving's runs of the racing grid's tasks and seeds are, and the preset networks'.
-HALVING_GRIDS = ("envs-preset-search", "halving")
+HALVING_GRIDS = ("envs-preset-search", registry.HALVING)  # the pendulum's grid is named after the method
 PRESET_GRIDS = ("envs-preset", "paper")
 
 
