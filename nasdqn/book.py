@@ -1388,6 +1388,7 @@ class Selection:
     sweep: pd.DataFrame  # every task's sweep (`hindsight_sweeps`), seeds apart from `table`'s
     racing: Experiment
     planned: list[str]  # the racing grid's tasks without a run yet
+    population_runs: list[RunResult]  # halving's and racing's runs (records.Run) on `table`'s tasks, for their compute
 
 
 def load_selection(root: Path | None = None) -> Selection | None:
@@ -1401,10 +1402,12 @@ def load_selection(root: Path | None = None) -> Selection | None:
         return None
     envs = list(dict.fromkeys(racing.metrics["env"]))
     parts = [racing.metrics]
+    population_runs = [r for r in racing.runs if r.config.env in envs]
     for name in HALVING_GRIDS:
         e = load_experiment(name, root)
         if e is not None and not e.metrics.empty:
             parts.append(e.metrics[e.metrics["method"] == registry.HALVING])
+            population_runs += [r for r in e.runs if r.config.env in envs and r.config.method == registry.HALVING]
     for name in PRESET_GRIDS:
         e = load_experiment(name, root)
         if e is None or e.metrics.empty:
@@ -1421,7 +1424,18 @@ def load_selection(root: Path | None = None) -> Selection | None:
     planned_grid = yaml.safe_load((EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").read_text()) \
         if (EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").exists() else {"envs": envs}
     return Selection(table[table["env"].isin(envs)].reset_index(drop=True), hindsight_sweeps(root), racing,
-                     [e for e in planned_grid["envs"] if e not in envs])
+                     [e for e in planned_grid["envs"] if e not in envs], population_runs)
+
+
+SELECTION_CUTS = {"candidates": "candidates", "cut_early": "cut before the last checkpoint", "cut_last": "cut at it",
+                  "mean_cut_fraction": "mean cut, fraction of budget",
+                  "training_runs": "candidate-updates, x deployed's", "search_share": "search share of wall time"}
+
+
+def selection_cuts(selection: Selection) -> pd.DataFrame:
+    """What halving's and racing's cuts did, mean per task and method (`analysis.population_compute`)."""
+    spent = analysis.population_compute(selection.population_runs)
+    return spent.groupby(["env", "method"], sort=False)[list(SELECTION_CUTS)].mean().round(2).rename(columns=SELECTION_CUTS)
 
 
 def selection_table(report: pd.DataFrame) -> pd.DataFrame:

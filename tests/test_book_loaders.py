@@ -86,6 +86,21 @@ def test_the_selection_loader_puts_each_tasks_preset_network_beside_the_races():
     assert not set(selection.planned) & set(t["env"])
 
 
+def test_the_selection_cuts_count_each_population_runs_candidates():
+    from nasdqn import REPO_ROOT, methods
+    from nasdqn.config import RunConfig
+
+    selection = book.load_selection(REPO_ROOT / "data")
+    cuts = book.selection_cuts(selection)
+    assert {m for _, m in cuts.index} == {methods.HALVING, methods.RACING, methods.RACING_RANDOM}
+    assert {e for e, _ in cuts.index} == set(selection.table["env"])
+    racing = cuts.xs(methods.RACING, level="method")
+    # every candidate but the survivor is cut, before the deadline or at it
+    left = racing["candidates"] - racing["cut before the last checkpoint"] - racing["cut at it"]
+    assert (racing["candidates"] == RunConfig().race_size).all() and (left == 1).all()
+    assert (cuts["candidate-updates, x deployed's"] >= 1).all()
+
+
 def test_the_racing_curves_set_each_survivor_beside_its_architecture_trained_alone():
     from nasdqn import REPO_ROOT, methods
 

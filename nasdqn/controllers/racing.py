@@ -80,18 +80,15 @@ class RacingController:
             return False
         return all(self.beaten(leader[-k], rival[-k], rivals) for k in range(1, RECENT_EVALUATIONS + 1))
 
-    def ranked_survivors(self, step: int, scores: Scores, alive: Sequence[str], returns: Returns) -> list[str]:
+    def survivors(self, step: int, scores: Scores, alive: Sequence[str], returns: Returns | None = None) -> list[str]:
+        if returns is None:
+            raise ValueError("racing compares candidates on their per-start validation returns: pass returns")
         if len(alive) <= 1 or step not in self.checkpoints:
             return list(alive)
         best = self.leader(scores, alive)
         if step >= self.deadline:
             return [best]
         return [a for a in alive if a == best or not self.outclassed(returns[best], returns[a], len(alive) - 1)]
-
-    def survivors(self, step: int, scores: Scores, alive: Sequence[str], returns: Returns | None = None) -> list[str]:
-        if returns is None:
-            raise ValueError("racing compares candidates on their per-start validation returns: pass returns")
-        return self.ranked_survivors(step, scores, alive, returns)
 
     def deployed(self, scores: Scores, alive: Sequence[str], current: str | None) -> str:
         return self.leader(scores, alive)
