@@ -1435,7 +1435,8 @@ SELECTION_CUTS = {"candidates": "candidates", "cut_early": "cut before the last 
 def selection_cuts(selection: Selection) -> pd.DataFrame:
     """What halving's and racing's cuts did, mean per task and method (`analysis.population_compute`)."""
     spent = analysis.population_compute(selection.population_runs)
-    return spent.groupby(["env", "method"], sort=False)[list(SELECTION_CUTS)].mean().round(2).rename(columns=SELECTION_CUTS)
+    means = spent.groupby(["env", "method"], sort=False)[list(SELECTION_CUTS)].mean()
+    return means.round(2).rename(columns=SELECTION_CUTS)
 
 
 def selection_table(report: pd.DataFrame) -> pd.DataFrame:
