@@ -1,4 +1,5 @@
-"""Two checkouts of the package trained side by side: does a change of code change the speed?
+"""Two checkouts of the package, or one under two environments, trained side by side: does a change
+of code (or of the math kernels' pins, `--before-env NASDQN_PINS=off`) change the speed?
 
 Each measurement is a fresh process that imports `nasdqn` from one checkout (PYTHONPATH) and trains
 one run on one torch thread; the two checkouts alternate, so drifts in machine load hit both alike.
@@ -12,6 +13,8 @@ Two measures:
 
     python benchmarks/versions.py --before ../old-checkout --after . --measure instructions \\
         --out benchmarks/results/versions.json
+    python benchmarks/versions.py --before . --before-env NASDQN_PINS=off --after . \\
+        --out benchmarks/results/pins_speed.json
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 RUN = r'''
-import json, sys, time, torch
+import json, sys, time
+import nasdqn  # first: it pins the math kernels before torch loads
+import torch
 torch.set_num_threads(1)
 from nasdqn.config import RunConfig
 from nasdqn.train import train
@@ -45,26 +50,39 @@ print(json.dumps(steps / (time.process_time() - start)))
 CASES = ("pendulum", "cartpole", "nas", "halving")
 
 
-def _env(code: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(code.resolve()), "OMP_NUM_THREADS": "1"}
+Side = tuple[Path, dict[str, str]]  # a checkout and the variables set for its runs
 
 
-def steps_per_cpu_second(code: Path, case: str, steps: int) -> float:
-    out = subprocess.run([sys.executable, "-c", RUN, case, str(steps)], env=_env(code), capture_output=True,
+def _env(side: Side) -> dict[str, str]:
+    code, extra = side
+    return {**os.environ, "PYTHONPATH": str(code.resolve()), "OMP_NUM_THREADS": "1", **extra}
+
+
+def steps_per_cpu_second(side: Side, case: str, steps: int) -> float:
+    out = subprocess.run([sys.executable, "-c", RUN, case, str(steps)], env=_env(side), capture_output=True,
                          text=True, check=True, cwd="/")
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def instructions(code: Path, case: str, steps: int) -> int:
+def instructions(side: Side, case: str, steps: int) -> int:
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c",
-                          RUN, case, str(steps)], env=_env(code), capture_output=True, text=True, check=True, cwd="/")
+                          RUN, case, str(steps)], env=_env(side), capture_output=True, text=True, check=True, cwd="/")
     return int(re.search(r"Collected : (\d+)", out.stderr)[1])
+
+
+def _variables(text: str) -> dict[str, str] | None:
+    pairs = [p.strip() for p in text.split(",") if p.strip()]
+    if not all("=" in p and p.split("=", 1)[0] for p in pairs):
+        return None
+    return dict(p.split("=", 1) for p in pairs)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the checkout to compare against")
     parser.add_argument("--after", type=Path, default=Path("."), help="the changed checkout (default: .)")
+    parser.add_argument("--before-env", default="", help="NAME=VALUE,... set for the before side's runs")
+    parser.add_argument("--after-env", default="", help="NAME=VALUE,... set for the after side's runs")
     parser.add_argument("--measure", choices=("cpu", "instructions"), default="cpu")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     parser.add_argument("--steps", type=int, default=None,
@@ -85,8 +103,15 @@ def main() -> int:
     if args.measure == "instructions" and shutil.which("valgrind") is None:
         print("versions: --measure instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
         return 2
-    sides = {"before": args.before, "after": args.after}
-    results: dict = {"measure": args.measure, "cases": {}}
+    variables = {"before": _variables(args.before_env), "after": _variables(args.after_env)}
+    for name, parsed in variables.items():
+        if parsed is None:
+            given = getattr(args, f"{name}_env")
+            print(f"versions: --{name}-env {given!r}: allowed: NAME=VALUE pairs joined by commas", file=sys.stderr)
+            return 2
+    sides = {"before": (args.before, variables["before"]), "after": (args.after, variables["after"])}
+    results: dict = {"measure": args.measure, "cases": {},
+                     "sides": {k: {"checkout": str(c), "variables": v} for k, (c, v) in sides.items()}}
     for case in cases:
         if args.measure == "cpu":
             steps = args.steps or 20_000

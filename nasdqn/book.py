@@ -4,6 +4,7 @@ standard plots. Chapters stay thin: they call these and glue the numbers into th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -511,6 +512,49 @@ def provenance_table(results: list[RunResult]) -> pd.DataFrame:
              "cpus": r.meta.get("host", {}).get("cpus")} for r in results]
     df = pd.DataFrame(rows).astype(str)
     return df.value_counts().rename("runs").reset_index()
+
+
+def processor_table(root: Path | None = None) -> pd.DataFrame:
+    """Per committed experiment: its runs, how many were made under the math kernels' pins
+    (`nasdqn.kernels`; bit for bit reproducible on any x86-64 processor with AVX2), and the
+    processors its runs were made on (from each `ok` run's meta.json; older runs recorded none)."""
+    rows = []
+    for meta_path in sorted((root or data_root()).glob("runs/*/*/*/seed=*/meta.json")):
+        meta = json.loads(meta_path.read_text())
+        if meta.get("status") != "ok":
+            continue
+        host = meta.get("host") if isinstance(meta.get("host"), dict) else {}  # the oldest runs: a host name
+        kind = host.get("cpu_model") or "not recorded"
+        if host.get("avx512") is not None:
+            kind += ", AVX-512" if host["avx512"] else ", no AVX-512"
+        rows.append({"experiment": meta_path.parts[-5], "pinned": host.get("pinned") is True, "processor": kind})
+    if not rows:
+        return pd.DataFrame(columns=["runs", "pinned runs", "processors"])
+    runs = pd.DataFrame(rows)
+    return runs.groupby("experiment").agg(**{"runs": ("pinned", "size"), "pinned runs": ("pinned", "sum"),
+                                            "processors": ("processor", lambda p: "; ".join(sorted(set(p))))})
+
+
+def pins_evidence_text(path: Path | None = None) -> str:
+    """What `benchmarks/pins.py` measured: whether pinned runs kept their bytes under every emulation
+    of another processor, and which emulations changed the unpinned runs, on which machine."""
+    path = path or REPO_ROOT / "benchmarks" / "results" / "pins_bytes.json"
+    if not path.exists():
+        return "The emulation check (`benchmarks/pins.py`) has not been run yet."
+    d = json.loads(path.read_text())
+    cells = pd.DataFrame(d["cells"])
+    pinned, unpinned = cells[cells["pinned"]], cells[~cells["pinned"]]
+    emulations = [e for e in dict.fromkeys(cells["emulation"]) if e != "none"]
+    inert = [e for e in emulations if not unpinned.loc[unpinned["emulation"] == e, "changed"].any()]
+    m = d["machine"]
+    emulated = pinned[pinned["emulation"] != "none"]
+    return (f"On one {m['cpu_model']} ({m['cpu_vendor']}, {'with' if m['avx512'] else 'no'} AVX-512), "
+            f"{cells['case'].nunique()} small runs ({', '.join(cells['case'].unique())}; {d['steps']} steps), "
+            f"each under {len(emulations)} emulations of another processor ({', '.join(emulations)}): the pinned "
+            f"runs kept their bytes in {int((~emulated['changed']).sum())} of {len(emulated)} (run, emulation) "
+            f"cells; the unpinned runs changed under {', '.join(d['emulations_reaching_unpinned']) or 'none'}"
+            + (f", and not under {', '.join(inert)}, which on this machine reach no kernel these runs use"
+               if inert else "") + ".")
 
 
 PLATEAU_TOLERANCE = 0.05  # normalised-score units: a change smaller than this counts as flat

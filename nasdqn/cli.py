@@ -226,6 +226,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         why = r["problem"] or (f"{r['differing_tables']} differ; largest evaluation-return difference "
                                f"{r['largest_eval_difference']:.3g}")
         print(f"  {r['env']} {r['method']} seed={r['seed']}: {why}")
+        if not r["problem"]:
+            print(f"    committed run made on: {r['host_old']}\n    regenerated on:        {r['host_new']}"
+                  if r["host_old"] != r["host_new"] else f"    both made on: {r['host_new']}")
     identical = int(comparison["identical"].sum())
     print(f"{identical} of {len(comparison)} runs reproduced bit for bit")
     for _, r in agree[~agree["agrees"].eq(True)].iterrows():  # False, or None: cannot judge

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from nasdqn import kernels
 from nasdqn.config import RunConfig, config_hash_of
 
 TABLES = ("episodes", "evals", "arch_events")
@@ -103,44 +104,10 @@ def provenance() -> dict[str, Any]:
     return {
         "versions": {"python": sys.version.split()[0], **libs},
         "git_commit": commit,
+        # what decides a run's bits beside its config: the processor and the kernels the libraries took
         "host": {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                 **_cpu_model()},
+                 **kernels.describe()},
     }
-
-
-def _cpu_model() -> dict[str, Any]:
-    """The CPU's model name and whether it has AVX-512: math libraries pick their kernels by CPU, and
-    runs of large networks are bit-identical only between machines that pick the same ones."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), None)
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    return {"cpu_model": model, "avx512": "avx512f" in flags, **_kernels()}
-
-
-def _kernels() -> dict[str, Any]:
-    """Which kernels the math libraries chose: numpy's OpenBLAS core (set by OPENBLAS_CORETYPE or
-    detected) and torch's CPU capability. Runs with the same config and seed are bit-identical only
-    where these match: measured here, OpenBLAS's Haswell and SkylakeX kernels, and MKL with and
-    without MKL_CBWR, give different bits for the same products."""
-    out: dict[str, Any] = {"openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
-                           "mkl_cbwr_env": os.environ.get("MKL_CBWR")}
-    try:
-        import threadpoolctl
-
-        blas = [i for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"]
-        out["openblas_core"] = blas[0].get("architecture") if blas else None
-    except Exception:  # a library that cannot say is recorded as unknown, never fails a run
-        out["openblas_core"] = None
-    try:
-        import torch
-
-        out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
-    except Exception:
-        out["torch_cpu_capability"] = None
-    return out
 
 
 def _begin(path: Path) -> None:

@@ -23,6 +23,7 @@ from nasdqn import stats as S
 from nasdqn.analysis import run_metrics
 from nasdqn.batch import Cell, load_grid
 from nasdqn.config import ConfigError
+from nasdqn.kernels import kernel_summary
 from nasdqn.records import TABLES, RunDirError, RunResult, read_run
 
 AGREEMENT_METRICS = ("final_score", "auc")
@@ -86,14 +87,8 @@ def compare_grids(regenerated: Sequence[Cell], committed: Sequence[Cell]) -> pd.
 
 
 def _host(meta: dict) -> str:
-    """What a run's meta.json says of its machine (older runs recorded no CPU model)."""
-    host = meta.get("host") or {}
-    model = host.get("cpu_model") or "CPU model not recorded"
-    avx = {True: ", AVX-512", False: ", no AVX-512"}.get(host.get("avx512"), "")
-    kernels = "".join(f", {label} {host[key]}" for key, label in (("openblas_core", "OpenBLAS"),
-                                                                  ("torch_cpu_capability", "torch"))
-                      if host.get(key))
-    return f"{model}{avx}{kernels}, {host.get('cpus', '?')} cores"
+    """What a run's meta.json says of its machine and kernels (older runs recorded less)."""
+    return kernel_summary(meta.get("host") or {})
 
 
 def agreement(comparison: pd.DataFrame) -> pd.DataFrame:

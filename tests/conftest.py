@@ -1,3 +1,5 @@
+# ruff: noqa: I001  (nasdqn first: importing it pins the math kernels before torch and numpy load)
+import nasdqn  # noqa: F401
 import torch
 
 # Tests, like runs, use one torch thread: results must not depend on the thread count.

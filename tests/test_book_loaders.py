@@ -115,3 +115,39 @@ def test_the_racing_curves_set_each_survivor_beside_its_architecture_trained_alo
     last = last[last["step"].isin(sorted(last["step"].unique())[-5:])]
     racing = last.loc[last["method"] == methods.RACING, "score"].mean()
     assert f"CartPole-v1 {racing:.2f} against" in text
+
+
+def test_the_processor_table_counts_pinned_runs_and_processors_per_experiment(tmp_path):
+    import json
+
+    def meta(experiment, seed, status="ok", host=None):
+        d = tmp_path / "runs" / experiment / "E" / "fixed-small" / f"seed={seed}"
+        d.mkdir(parents=True)
+        (d / "meta.json").write_text(json.dumps({"status": status, **({"host": host} if host is not None else {})}))
+
+    meta("a", 0, host={"cpu_model": "AMD EPYC", "avx512": False, "pinned": True})
+    meta("a", 1, host={"cpu_model": "Intel Xeon", "avx512": True})
+    meta("a", 2, status="running", host={"cpu_model": "Other", "pinned": True})  # not a finished run
+    meta("b", 0, host="an-old-host-name")
+    meta("b", 1)
+    table = book.processor_table(tmp_path)
+    assert table.loc["a", "runs"] == 2 and table.loc["a", "pinned runs"] == 1
+    assert table.loc["a", "processors"] == "AMD EPYC, no AVX-512; Intel Xeon, AVX-512"
+    assert table.loc["b", "runs"] == 2 and table.loc["b", "pinned runs"] == 0
+    assert table.loc["b", "processors"] == "not recorded"
+    assert book.processor_table(tmp_path / "empty").empty
+
+
+def test_the_pins_evidence_says_which_emulations_changed_which_runs(tmp_path):
+    import json
+
+    cells = [{"case": "c", "pinned": p, "emulation": e, "changed": (not p) and e == "torch"}
+             for p in (True, False) for e in ("none", "torch", "mkl")]
+    path = tmp_path / "pins.json"
+    path.write_text(json.dumps({"machine": {"cpu_model": "AMD EPYC", "cpu_vendor": "AuthenticAMD", "avx512": False},
+                                "steps": 500, "cells": cells, "emulations_reaching_unpinned": ["torch"]}))
+    text = book.pins_evidence_text(path)
+    assert text.startswith("On one AMD EPYC (AuthenticAMD, no AVX-512), 1 small runs (c; 500 steps)")
+    assert "kept their bytes in 2 of 2 (run, emulation) cells" in text
+    assert "changed under torch, and not under mkl" in text
+    assert "has not been run" in book.pins_evidence_text(tmp_path / "missing.json")
