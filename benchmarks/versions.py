@@ -39,6 +39,7 @@ from nasdqn.config import RunConfig
 from nasdqn.train import train
 case, steps = sys.argv[1], int(sys.argv[2])
 options = {"pendulum": dict(method="fixed-medium"), "cartpole": dict(method="fixed-medium", env="CartPole-v1"),
+           "large": dict(method="fixed-large"),
            "nas": dict(method="nas", search_interval=2),
            "halving": dict(method="halving", depths=(1, 2), widths=(32, 64, 128), halving_rungs=(steps // 3,),
                            halving_keep=(1,))}[case]
@@ -47,7 +48,7 @@ start = time.process_time()
 train(config)
 print(json.dumps(steps / (time.process_time() - start)))
 '''
-CASES = ("pendulum", "cartpole", "nas", "halving")
+CASES = ("pendulum", "cartpole", "large", "nas", "halving")
 
 
 Side = tuple[Path, dict[str, str]]  # a checkout and the variables set for its runs
