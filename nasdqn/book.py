@@ -557,6 +557,21 @@ def pins_evidence_text(path: Path | None = None) -> str:
                if inert else "") + ".")
 
 
+PINS_COST_CASES = {"pendulum": "fixed-medium on the pendulum", "cartpole": "fixed-medium on CartPole",
+                   "large": "fixed-large on the pendulum", "nas": "nas", "halving": "halving"}
+
+
+def pins_cost_text(path: Path | None = None) -> str:
+    """Pinned over unpinned steps per CPU-second, per case measured (`benchmarks/versions.py`)."""
+    path = path or REPO_ROOT / "benchmarks" / "results" / "pins_speed.json"
+    if not path.exists():
+        return "not measured yet."
+    cases = json.loads(path.read_text())["cases"]
+    return "; ".join(f"{PINS_COST_CASES.get(c, c)} runs at {r['ratio_of_medians']:.2f}x the unpinned speed"
+                     for c, r in cases.items()) + (
+        " (MKL's COMPATIBLE path does without AVX2 in matrix products: the larger the network, the more it costs).")
+
+
 PLATEAU_TOLERANCE = 0.05  # normalised-score units: a change smaller than this counts as flat
 
 

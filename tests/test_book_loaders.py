@@ -151,3 +151,15 @@ def test_the_pins_evidence_says_which_emulations_changed_which_runs(tmp_path):
     assert "kept their bytes in 2 of 2 (run, emulation) cells" in text
     assert "changed under torch, and not under mkl" in text
     assert "has not been run" in book.pins_evidence_text(tmp_path / "missing.json")
+
+
+def test_the_pins_cost_is_read_from_the_measured_ratios(tmp_path):
+    import json
+
+    path = tmp_path / "speed.json"
+    cases = {"pendulum": {"ratio_of_medians": 0.881}, "large": {"ratio_of_medians": 0.5}}
+    path.write_text(json.dumps({"cases": cases}))
+    text = book.pins_cost_text(path)
+    assert text.startswith("fixed-medium on the pendulum runs at 0.88x the unpinned speed; fixed-large on the "
+                           "pendulum runs at 0.50x")
+    assert book.pins_cost_text(tmp_path / "none.json") == "not measured yet."
