@@ -1,6 +1,7 @@
 """The book's loaders: exactly a grid's cells are read, each against the grid's config hash; stale,
 missing, waiting and failed runs are refused with the reason and listed, never shown."""
 
+import numpy as np
 import pytest
 
 from nasdqn import book
@@ -97,7 +98,8 @@ def test_the_selection_cuts_count_each_population_runs_candidates():
     racing = cuts.xs(methods.RACING, level="method")
     # every candidate but the survivor is cut, before the deadline or at it
     left = racing["candidates"] - racing["cut before the last checkpoint"] - racing["cut at it"]
-    assert (racing["candidates"] == RunConfig().race_size).all() and (left == 1).all()
+    # (means over seeds, rounded to 2 places: compared with a tolerance)
+    assert (racing["candidates"] == RunConfig().race_size).all() and np.allclose(left, 1, atol=0.02)
     assert (cuts["candidate-updates, x deployed's"] >= 1).all()
 
 
