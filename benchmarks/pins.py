@@ -47,12 +47,13 @@ EMULATIONS = {
     "numpy without AVX-512": {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"},
     "OpenBLAS Sandybridge core": {"OPENBLAS_CORETYPE": "Sandybridge"},
 }
-PINNED_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE",
-                    "NPY_DISABLE_CPU_FEATURES", "NASDQN_PINS")
 
 
 def cell(case: str, emulation: str, pinned: bool, steps: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in PINNED_VARIABLES}
+    from nasdqn import kernels
+
+    # this process imported nasdqn, so its environment carries every pin: start each cell without them
+    env = {k: v for k, v in os.environ.items() if k not in (*kernels.pins(), kernels.OFF)}
     env.update(EMULATIONS[emulation])
     if not pinned:
         env["NASDQN_PINS"] = "off"
