@@ -510,7 +510,8 @@ def config_tables(results: list[RunResult]) -> tuple[pd.DataFrame, pd.DataFrame]
 def provenance_table(results: list[RunResult]) -> pd.DataFrame:
     rows = [{**r.meta.get("versions", {}), "git_commit": (r.meta.get("git_commit") or "")[:10],
              "cpus": r.meta.get("host", {}).get("cpus")} for r in results]
-    df = pd.DataFrame(rows).astype(str)
+    # a library older runs did not record shows as such, not as "nan"
+    df = pd.DataFrame(rows).fillna("not recorded").astype(str)
     return df.value_counts().rename("runs").reset_index()
 
 

@@ -227,8 +227,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                f"{r['largest_eval_difference']:.3g}")
         print(f"  {r['env']} {r['method']} seed={r['seed']}: {why}")
         if not r["problem"]:
-            print(f"    committed run made on: {r['host_old']}\n    regenerated on:        {r['host_new']}"
-                  if r["host_old"] != r["host_new"] else f"    both made on: {r['host_new']}")
+            for key, old_label, new_label, both in (
+                    ("host", "committed run made on:", "regenerated on:", "both made on:"),
+                    ("libraries", "committed run's libraries:", "regenerated with:", "both with:")):
+                print(f"    {old_label:<26} {r[key + '_old']}\n    {new_label:<26} {r[key + '_new']}"
+                      if r[key + "_old"] != r[key + "_new"] else f"    {both} {r[key + '_new']}")
     identical = int(comparison["identical"].sum())
     print(f"{identical} of {len(comparison)} runs reproduced bit for bit")
     for _, r in agree[~agree["agrees"].eq(True)].iterrows():  # False, or None: cannot judge

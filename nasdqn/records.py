@@ -83,6 +83,17 @@ def _write_json(path: Path, obj: Any) -> None:
     _atomic_write(path, write)
 
 
+# The libraries whose builds decide a run's arithmetic, beside the processor: torch (the network),
+# numpy (acting, the environments), scipy (the learned controller's linear algebra), gymnasium (the
+# environments' dynamics) and Box2D (LunarLander's). constraints.txt pins exactly these, exactly.
+BIT_LIBRARIES = ("torch", "numpy", "scipy", "gymnasium", "Box2D")
+
+
+def library_summary(versions: dict[str, Any]) -> str:
+    """One line of the bit-deciding libraries' versions in a run's meta `versions` (older runs recorded fewer)."""
+    return ", ".join(f"{name} {versions.get(name) or 'not recorded'}" for name in BIT_LIBRARIES)
+
+
 @functools.lru_cache(maxsize=1)
 def provenance() -> dict[str, Any]:
     """Package, library and host versions, and the git commit of the code if it is a checkout.
@@ -91,7 +102,7 @@ def provenance() -> dict[str, Any]:
     to record its run as interrupted before ipykernel ends it, and `write_running` fills this cache
     at the start of every run. Callers must not modify the returned dict."""
     libs = {}
-    for name in ("nasdqn", "torch", "numpy", "gymnasium", "pandas", "pyarrow"):
+    for name in ("nasdqn", *BIT_LIBRARIES, "pandas", "pyarrow"):
         try:
             libs[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -24,7 +24,7 @@ from nasdqn.analysis import run_metrics
 from nasdqn.batch import Cell, load_grid
 from nasdqn.config import ConfigError
 from nasdqn.kernels import kernel_summary
-from nasdqn.records import TABLES, RunDirError, RunResult, read_run
+from nasdqn.records import TABLES, RunDirError, RunResult, library_summary, read_run
 
 AGREEMENT_METRICS = ("final_score", "auc")
 
@@ -78,8 +78,10 @@ def compare_grids(regenerated: Sequence[Cell], committed: Sequence[Cell]) -> pd.
                          "problem": "the committed run has another configuration (stale)"})
             continue
         metrics = run_metrics([new, old])
-        hosts = {f"host_{side}": _host(r.meta) for side, r in (("new", new), ("old", old))}
-        rows.append({**row, **compare_runs(new, old), "problem": "", **hosts,
+        sides = (("new", new), ("old", old))
+        hosts = {f"host_{side}": _host(r.meta) for side, r in sides}
+        libraries = {f"libraries_{side}": library_summary(r.meta.get("versions") or {}) for side, r in sides}
+        rows.append({**row, **compare_runs(new, old), "problem": "", **hosts, **libraries,
                      "commit_new": new.meta.get("git_commit"), "commit_old": old.meta.get("git_commit"),
                      **{f"{m}_new": metrics[m].iloc[0] for m in AGREEMENT_METRICS},
                      **{f"{m}_old": metrics[m].iloc[1] for m in AGREEMENT_METRICS}})

@@ -165,3 +165,14 @@ def test_the_pins_cost_is_read_from_the_measured_ratios(tmp_path):
     assert text.startswith("fixed-medium on the pendulum runs at 0.88x the unpinned speed; fixed-large on the "
                            "pendulum runs at 0.50x")
     assert book.pins_cost_text(tmp_path / "none.json") == "not measured yet."
+
+
+def test_the_provenance_table_counts_runs_per_build_and_names_what_older_runs_did_not_record():
+    from types import SimpleNamespace
+
+    new = {"versions": {"torch": "2.13.0", "scipy": "1.17.1"}, "git_commit": "0123456789abcdef", "host": {"cpus": 2}}
+    old = {"versions": {"torch": "2.13.0"}, "git_commit": "fedcba9876543210", "host": {"cpus": 2}}
+    table = book.provenance_table([SimpleNamespace(meta=m) for m in (new, new, old)])
+    rows = {r["git_commit"]: r for r in table.to_dict("records")}
+    assert rows["0123456789"]["runs"] == 2 and rows["0123456789"]["scipy"] == "1.17.1"
+    assert rows["fedcba9876"]["runs"] == 1 and rows["fedcba9876"]["scipy"] == "not recorded"

@@ -73,3 +73,23 @@ def test_the_summary_of_a_run_made_before_the_pins_says_what_it_lacks():
     old = {"cpu_model": "AMD EPYC 9R14", "avx512": True, "torch_cpu_capability": "AVX512", "cpus": 2}
     assert kernels.kernel_summary(old) == "AMD EPYC 9R14, AVX-512, torch AVX512, pins not recorded, 2 cores"
     assert kernels.kernel_summary({}).startswith("CPU model not recorded")
+
+
+def test_the_constraints_pin_exactly_the_bit_deciding_libraries_and_they_are_installed():
+    from importlib import metadata
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    from nasdqn.records import BIT_LIBRARIES, provenance
+
+    lines = (Path(__file__).parents[1] / "constraints.txt").read_text().splitlines()
+    pins = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    assert sorted(p.name.lower() for p in pins) == sorted(name.lower() for name in BIT_LIBRARIES)
+    for pin in pins:
+        spec = str(pin.specifier)
+        assert spec.startswith("==") and "*" not in spec, f"{pin}: an exact version, not a range"
+        installed = metadata.version(pin.name)
+        assert pin.specifier.contains(installed, prereleases=True), (
+            f"{pin.name} {installed} is installed, constraints.txt pins {spec}: reinstall with `make install`")
+        assert provenance()["versions"][pin.name] == installed  # what a run's meta records

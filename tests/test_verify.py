@@ -105,7 +105,7 @@ def _committed_and_regenerated(tmp_path, shift: float) -> Path:
 
 def test_verify_accepts_runs_that_differ_but_agree_within_their_intervals(tmp_path, capsys):
     from nasdqn.kernels import kernel_summary
-    from nasdqn.records import provenance
+    from nasdqn.records import library_summary, provenance
 
     grid = _committed_and_regenerated(tmp_path, shift=1e-3)
     # one committed run as if made before the pins, on another processor
@@ -113,16 +113,21 @@ def test_verify_accepts_runs_that_differ_but_agree_within_their_intervals(tmp_pa
     meta = json.loads(meta_path.read_text())
     meta["host"] = {"cpu_model": "Intel Xeon Platinum 8488C", "avx512": True, "torch_cpu_capability": "AVX512",
                     "cpus": 2}
+    meta["versions"] = {**meta["versions"], "numpy": "1.26.4"}
+    del meta["versions"]["Box2D"]  # older runs did not record it
     meta_path.write_text(json.dumps(meta))
     code = main(["verify", str(grid), "--into", str(tmp_path / "again"), "--root", str(tmp_path / "committed"),
                  "--workers", "1", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "3 of 6 runs reproduced bit for bit" in out and "fixed-small seed=0: evals differ" in out
-    here = kernel_summary(provenance()["host"])
-    assert ("committed run made on: Intel Xeon Platinum 8488C, AVX-512, torch AVX512, pins not recorded, 2 cores\n"
-            f"    regenerated on:        {here}") in out  # seed 0, whose meta was rewritten
-    assert f"both made on: {here}" in out  # seeds 1 and 2
+    here, ours = kernel_summary(provenance()["host"]), library_summary(provenance()["versions"])
+    assert ("committed run made on:     Intel Xeon Platinum 8488C, AVX-512, torch AVX512, pins not recorded, 2 cores\n"
+            f"    regenerated on:            {here}") in out  # seed 0, whose meta was rewritten
+    theirs = ours.replace(f"numpy {provenance()['versions']['numpy']}", "numpy 1.26.4")
+    theirs = theirs.replace(f"Box2D {provenance()['versions']['Box2D']}", "Box2D not recorded")
+    assert f"committed run's libraries: {theirs}\n    regenerated with:          {ours}" in out
+    assert f"both made on: {here}" in out and f"both with: {ours}" in out  # seeds 1 and 2
     assert "verified: every run identical or agreeing within its intervals" in out
 
 
