@@ -28,9 +28,9 @@ import pandas as pd
 
 from nasdqn import REPO_ROOT, methods
 from nasdqn.batch import load_grid
-from nasdqn.book import PEER_SUFFIX
 from nasdqn.config import ConfigError, RunConfig
 from nasdqn.records import RunResult, run_dir, run_status, write_failure, write_run
+from nasdqn.report.peers import PEER_SUFFIX
 from nasdqn.search_space import Arch
 
 

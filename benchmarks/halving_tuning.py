@@ -21,8 +21,8 @@ import sys
 import pandas as pd
 
 from nasdqn import REPO_ROOT
-from nasdqn.book import load_hindsight
 from nasdqn.controllers.halving import HalvingController
+from nasdqn.report.hindsight import load_hindsight
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 SETTINGS = [  # (score, rungs, kept)

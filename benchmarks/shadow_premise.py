@@ -40,8 +40,9 @@ from scipy import stats
 from tqdm import tqdm
 
 from nasdqn import REPO_ROOT
-from nasdqn.book import load_hindsight, score_table
 from nasdqn.metrics import normalised
+from nasdqn.report.hindsight import load_hindsight
+from nasdqn.report.load import score_table
 from nasdqn.train import train_population
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"

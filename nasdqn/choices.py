@@ -120,7 +120,7 @@ CHOICES = (
 
 
 def _values() -> dict[str, str]:
-    from nasdqn.book import option_values
+    from nasdqn.report.setup import option_values
 
     defaults = RunConfig()
     episodes = defaults.steps // defaults.horizon

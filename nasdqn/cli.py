@@ -101,7 +101,7 @@ def _print_estimate(todo: list, root: str, workers: int) -> None:
     """The dry run's cost estimate: from committed runs of the same configs, then, for fixed networks
     nobody ran at these settings, scaled from another architecture's runs by the measured cost ratios."""
     from nasdqn.batch import committed_walls, estimate_by_arch_cost, estimate_cpu_seconds
-    from nasdqn.book import arch_costs
+    from nasdqn.report.load import arch_costs
 
     walls = committed_walls(root)
     seconds, runs, unknown = estimate_cpu_seconds(todo, root, walls)
@@ -255,7 +255,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_prior(args: argparse.Namespace) -> int:
-    from nasdqn.book import prior_orders
+    from nasdqn.report.hindsight import prior_orders
 
     orders = prior_orders(Path(args.root))
     if not orders:

@@ -65,7 +65,7 @@ class Method:
     build: ControllerBuilder | None  # None: a peer, not run by `train`
     uses: frozenset[str] = frozenset()  # option groups: exactly those enter its config hash
     label: str = ""  # how figures and tables name it (default: the name)
-    colour: str | None = None  # None: a spare colour, given on first sight (`nasdqn.book.method_colour`)
+    colour: str | None = None  # None: a spare colour, given on first sight (`nasdqn.report.figures.method_colour`)
     listed: bool = True  # has a place in the book's order of methods (else it follows them, by name)
     random_control: bool = False  # a random choice where the searched method makes a learned one
     paper_baseline: bool = False  # one of the paper's comparators

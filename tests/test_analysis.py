@@ -158,17 +158,17 @@ def test_task_verdicts_helps_hurts_ties_against_the_best_fixed_network():
                                    baselines=("fixed-small", "fixed-medium"))
     # Fewer comparisons, a milder Holm bound: the same seeds detect a smaller effect.
     assert wider.loc["A", "best_fixed"] == "fixed-medium" and wider.loc["A", "fixed_mde"] < out.loc["A", "fixed_mde"]
-    from nasdqn import book
+    from nasdqn import report
 
-    shown = book.verdict_table(out, control="random")
+    shown = report.tasks.verdict_table(out, control="random")
     assert shown.loc["B", "verdict"] == "hurts" and shown.loc["A", "better than / worse than (of 3 fixed)"] == "3 / 0"
     assert shown.loc["C", "P(NAS-DQN run > best fixed run) [95% CI]"].startswith("0.50")
-    text = book.verdict_text(out, out.loc[["A"]], control="random")
+    text = report.tasks.verdict_text(out, out.loc[["A"]], control="random")
     assert "On final score NAS-DQN helps on A; hurts on B; ties on C." in text
     assert "it helps on A; hurts on none; ties on none" in text
     assert "beats random on final score on 3 of the 3 tasks." in text
     no_control = out.assign(control_difference=np.nan, beats_control=False)
-    text_without = book.verdict_text(no_control, no_control, control="random")
+    text_without = report.tasks.verdict_text(no_control, no_control, control="random")
     assert "Random has not run on these tasks yet." in text_without
     # One task: its detectable difference alone, no range.
     assert f"in final score and {out.loc['A', 'fixed_mde']:.2f} in AUC" in text
@@ -314,12 +314,12 @@ def test_one_family_per_measure_with_the_best_fixed_design_of_the_sweep():
 
 
 def test_claims_table_judges_every_claim_and_names_its_chapter():
-    from nasdqn import book
+    from nasdqn import report
 
     runs = (_levels("nas", 0.8) + _levels("fixed-small", 0.2, seed=1) + _levels("fixed-medium", 0.95, seed=2)
             + _levels("fixed-large", 0.8, seed=3) + _levels("random", 0.1, seed=4))
-    exp = book.Experiment("toy", runs, [], analysis.run_metrics(runs))
-    claims, comparisons = book.claims_table(exp)
+    exp = report.load.Experiment("toy", runs, [], analysis.run_metrics(runs))
+    claims, comparisons = report.claims.claims_table(exp)
     assert claims.loc["better final performance", "verdict"] == "contradicted"  # fixed-medium is better
     assert claims.loc["better final performance", "chapter"] == "results"
     assert claims.loc["faster convergence", "source"] == "summary"
@@ -329,7 +329,7 @@ def test_claims_table_judges_every_claim_and_names_its_chapter():
 
 
 def test_every_variant_is_judged_by_the_same_rules_against_its_own_random_control_too(tmp_path, monkeypatch):
-    from nasdqn import book
+    from nasdqn import report
 
     monkeypatch.setenv("NASDQN_CACHE", str(tmp_path))
     def levels(method, level, seed):  # the paper budget: halving's rungs must fit in the run
@@ -338,19 +338,20 @@ def test_every_variant_is_judged_by_the_same_rules_against_its_own_random_contro
     paper = (levels("nas", 0.5, 0) + levels("fixed-small", 0.2, 1) + levels("fixed-medium", 0.6, 2)
              + levels("fixed-large", 0.4, 3) + levels("random", 0.3, 4))
     own = levels("halving", 0.9, 5) + levels("halving-random", 0.95, 6)
-    exp = book.Experiment("toy", paper, [], analysis.run_metrics(paper))
-    joined = book.joined_experiment("toy", [exp, book.Experiment("own", own, [], analysis.run_metrics(own))])
-    table = book.variant_claims({"nas": exp, "halving": joined}, None)
+    exp = report.load.Experiment("toy", paper, [], analysis.run_metrics(paper))
+    own_exp = report.load.Experiment("own", own, [], analysis.run_metrics(own))
+    joined = report.load.joined_experiment("toy", [exp, own_exp])
+    table = report.claims.variant_claims({"nas": exp, "halving": joined}, None)
     # nas on its own grid is judged exactly as in the claims table; halving beats the paper's
     # comparators but loses to its own random selection, so it does not beat random search.
-    assert table.loc["better final performance", "nas: verdict"] == book.claims_table(exp)[0].loc[
+    assert table.loc["better final performance", "nas: verdict"] == report.claims.claims_table(exp)[0].loc[
         "better final performance", "verdict"] == "contradicted"
     assert table.loc["better final performance", "halving: verdict"] == "reproduced"
     assert table.loc["learned search beats random search (final)", "halving: verdict"] == "contradicted"
     assert "halving-random" in table.loc["learned search beats random search (final)", "halving: weakest effect"]
     # A population's cost per step is not its deployed architectures': it gets no such row.
-    assert "negligible overhead (cost per step)" in book.claims_table(exp)[0].index
-    assert "negligible overhead (cost per step)" not in book.claims_table(joined, None, "halving")[0].index
+    assert "negligible overhead (cost per step)" in report.claims.claims_table(exp)[0].index
+    assert "negligible overhead (cost per step)" not in report.claims.claims_table(joined, None, "halving")[0].index
 
 
 def test_does_it_learn_needs_the_top_quarter_beyond_the_random_control():
@@ -520,23 +521,23 @@ def test_selection_quality_counts_top_quarter_picks_and_tests_them_against_chanc
 
 
 def test_the_paper_pendulum_joins_the_other_tasks_with_the_methods_both_ran(tmp_path, monkeypatch):
-    from nasdqn import book
+    from nasdqn import report
 
     monkeypatch.setenv("NASDQN_CACHE", str(tmp_path))
     levels = (("nas", 0.9), ("fixed-small", 0.2), ("random-freeze", 0.5))
     paper_runs = [make_run(m, s, [0.1, level]) for m, level in levels for s in range(3)]
-    paper = book.Experiment("paper", paper_runs, [], analysis.run_metrics(paper_runs))
+    paper = report.load.Experiment("paper", paper_runs, [], analysis.run_metrics(paper_runs))
     other = pd.DataFrame({"env": ["A"] * 4, "method": ["nas", "nas", "fixed-small", "fixed-small"],
                           "final_score": [0.0, 0.1, 0.5, 0.6]})
-    six = book.with_paper_task(book.Experiment("envs", [], [], other), paper)
+    six = report.tasks.with_paper_task(report.load.Experiment("envs", [], [], other), paper)
     assert six.name == "envs+paper" and set(six.metrics["method"]) == {"nas", "fixed-small"}
     assert {r.config.method for r in six.runs} == {"nas", "fixed-small"} and len(six.runs) == 6
     assert six.metrics.groupby("env").size().to_dict() == {"A": 4, paper.metrics["env"].iloc[0]: 6}
     # nas loses every pair on A and wins every pair on the pendulum: 0.5 on average over the two tasks.
-    text = book.across_tasks_text(six.metrics, "nas", ["fixed-small", "random-freeze"])
+    text = report.tasks.across_tasks_text(six.metrics, "nas", ["fixed-small", "random-freeze"])
     assert "`fixed-small` 0.50 [0.50, 0.50]" in text and "2 tasks" in text
     assert "random-freeze" not in text  # the other grid never ran it: not a shared method
-    assert book.with_paper_task(six, None) is six
+    assert report.tasks.with_paper_task(six, None) is six
 
 
 def test_search_against_hindsight_per_task():

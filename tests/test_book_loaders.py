@@ -4,7 +4,7 @@ missing, waiting and failed runs are refused with the reason and listed, never s
 import numpy as np
 import pytest
 
-from nasdqn import book
+from nasdqn import report
 from nasdqn.batch import load_grid
 from nasdqn.records import write_failure, write_run
 from nasdqn.train import train
@@ -22,7 +22,7 @@ def data(tmp_path, monkeypatch):
     experiments = tmp_path / "experiments"
     experiments.mkdir()
     (experiments / "loaders.yaml").write_text(GRID)
-    monkeypatch.setattr(book, "EXPERIMENTS_DIR", experiments)
+    monkeypatch.setattr(report.load, "EXPERIMENTS_DIR", experiments)
     monkeypatch.setenv("NASDQN_CACHE", "off")
     root = tmp_path / "data"
     cells = {(c.config.method, c.config.seed): c for c in load_grid(experiments / "loaders.yaml", root)[1]}
@@ -35,7 +35,7 @@ def data(tmp_path, monkeypatch):
 
 
 def test_load_runs_reads_exactly_the_grids_current_cells_and_says_why_it_refused_the_others(data):
-    runs, refused = book.load_runs(data, "loaders")
+    runs, refused = report.load.load_runs(data, "loaders")
     assert sorted((r.config.method, r.config.seed) for r in runs) == [("fixed-small", 0), ("nas", 0)]
     assert len(refused) == 4
     text = "\n".join(refused)
@@ -47,8 +47,8 @@ def test_load_runs_reads_exactly_the_grids_current_cells_and_says_why_it_refused
 
 
 def test_without_a_grid_file_every_run_directory_is_read(data, monkeypatch, tmp_path):
-    monkeypatch.setattr(book, "EXPERIMENTS_DIR", tmp_path / "nowhere")
-    runs, refused = book.load_runs(data, "loaders")
+    monkeypatch.setattr(report.load, "EXPERIMENTS_DIR", tmp_path / "nowhere")
+    runs, refused = report.load.load_runs(data, "loaders")
     # The stale run is read too: without a grid there is no config to hold it against.
     assert sorted((r.config.method, r.config.seed) for r in runs) == [("fixed-small", 0), ("fixed-small", 1),
                                                                        ("nas", 0)]
@@ -56,32 +56,32 @@ def test_without_a_grid_file_every_run_directory_is_read(data, monkeypatch, tmp_
 
 
 def test_run_table_lists_every_run_directory_with_its_status_and_error(data):
-    table = book.run_table(data, "loaders").set_index(["method", "seed"])
+    table = report.load.run_table(data, "loaders").set_index(["method", "seed"])
     assert table.loc[("nas", 1), "status"] == "diverged" and "step 5" in table.loc[("nas", 1), "error"]
     assert table.loc[("fixed-small", 0), "status"] == "ok" and table.loc[("fixed-small", 0), "error"] == ""
     assert len(table) == 4  # random-matched has no run directory yet
 
 
 def test_load_experiment_gives_the_metrics_of_the_runs_it_read(data):
-    exp = book.load_experiment("loaders", data)
+    exp = report.load.load_experiment("loaders", data)
     assert exp is not None and len(exp.runs) == 2 and len(exp.refused) == 4
     assert sorted(exp.metrics["method"]) == ["fixed-small", "nas"] and exp.metrics["final_score"].notna().all()
     assert exp.cpu_hours > 0
-    assert book.load_experiment("no-such-grid", data) is None
+    assert report.load.load_experiment("no-such-grid", data) is None
 
 
 def test_the_selection_loader_puts_each_tasks_preset_network_beside_the_races():
     from nasdqn import REPO_ROOT, methods
     from nasdqn.config import TASK_PRESET, preset_for
 
-    selection = book.load_selection(REPO_ROOT / "data")
+    selection = report.selection.load_selection(REPO_ROOT / "data")
     assert selection is not None  # experiments/racing.yaml's runs are committed
     t = selection.table
     for env in t["env"].unique():
         runs = t[t["env"] == env].groupby("method")["seed"].apply(lambda s: sorted(s))
-        for method in (methods.RACING, methods.RACING_RANDOM, methods.HALVING, book.PRESET_NETWORK):
+        for method in (methods.RACING, methods.RACING_RANDOM, methods.HALVING, report.selection.PRESET_NETWORK):
             assert runs[method] == list(range(10)), (env, method)
-        preset = t[(t["env"] == env) & (t["method"] == book.PRESET_NETWORK)]
+        preset = t[(t["env"] == env) & (t["method"] == report.selection.PRESET_NETWORK)]
         assert set(preset["final_arch"]) == {preset_for(TASK_PRESET, env).net_arch}
     assert set(selection.sweep["env"]) >= set(t["env"])
     assert not set(selection.planned) & set(t["env"])
@@ -91,8 +91,8 @@ def test_the_selection_cuts_count_each_population_runs_candidates():
     from nasdqn import REPO_ROOT, methods
     from nasdqn.config import RunConfig
 
-    selection = book.load_selection(REPO_ROOT / "data")
-    cuts = book.selection_cuts(selection)
+    selection = report.selection.load_selection(REPO_ROOT / "data")
+    cuts = report.selection.selection_cuts(selection)
     assert {m for _, m in cuts.index} == {methods.HALVING, methods.RACING, methods.RACING_RANDOM}
     assert {e for e, _ in cuts.index} == set(selection.table["env"])
     racing = cuts.xs(methods.RACING, level="method")
@@ -106,13 +106,14 @@ def test_the_selection_cuts_count_each_population_runs_candidates():
 def test_the_racing_curves_set_each_survivor_beside_its_architecture_trained_alone():
     from nasdqn import REPO_ROOT, methods
 
-    selection = book.load_selection(REPO_ROOT / "data")
-    scores = book.racing_curve_scores(selection, REPO_ROOT / "data")
+    selection = report.selection.load_selection(REPO_ROOT / "data")
+    scores = report.selection.racing_curve_scores(selection, REPO_ROOT / "data")
     for env, g in scores.groupby("env"):
         seeds = g.groupby("method")["seed"].nunique()
-        assert seeds[methods.RACING] == seeds[methods.RACING_RANDOM] == 10 and seeds[book.MOST_DEPLOYED] >= 3, env
-        assert set(g["method"]) == {methods.RACING, methods.RACING_RANDOM, book.MOST_DEPLOYED}
-    text = book.racing_curves_text(scores)
+        assert seeds[methods.RACING] == seeds[methods.RACING_RANDOM] == 10, env
+        assert seeds[report.selection.MOST_DEPLOYED] >= 3, env
+        assert set(g["method"]) == {methods.RACING, methods.RACING_RANDOM, report.selection.MOST_DEPLOYED}
+    text = report.selection.racing_curves_text(scores)
     last = scores[scores["env"] == "CartPole-v1"]
     last = last[last["step"].isin(sorted(last["step"].unique())[-5:])]
     racing = last.loc[last["method"] == methods.RACING, "score"].mean()
@@ -132,12 +133,12 @@ def test_the_processor_table_counts_pinned_runs_and_processors_per_experiment(tm
     meta("a", 2, status="running", host={"cpu_model": "Other", "pinned": True})  # not a finished run
     meta("b", 0, host="an-old-host-name")
     meta("b", 1)
-    table = book.processor_table(tmp_path)
+    table = report.setup.processor_table(tmp_path)
     assert table.loc["a", "runs"] == 2 and table.loc["a", "pinned runs"] == 1
     assert table.loc["a", "processors"] == "AMD EPYC, no AVX-512; Intel Xeon, AVX-512"
     assert table.loc["b", "runs"] == 2 and table.loc["b", "pinned runs"] == 0
     assert table.loc["b", "processors"] == "not recorded"
-    assert book.processor_table(tmp_path / "empty").empty
+    assert report.setup.processor_table(tmp_path / "empty").empty
 
 
 def test_the_pins_evidence_says_which_emulations_changed_which_runs(tmp_path):
@@ -148,11 +149,11 @@ def test_the_pins_evidence_says_which_emulations_changed_which_runs(tmp_path):
     path = tmp_path / "pins.json"
     path.write_text(json.dumps({"machine": {"cpu_model": "AMD EPYC", "cpu_vendor": "AuthenticAMD", "avx512": False},
                                 "steps": 500, "cells": cells, "emulations_reaching_unpinned": ["torch"]}))
-    text = book.pins_evidence_text(path)
+    text = report.setup.pins_evidence_text(path)
     assert text.startswith("On one AMD EPYC (AuthenticAMD, no AVX-512), 1 small runs (c; 500 steps)")
     assert "kept their bytes in 2 of 2 (run, emulation) cells" in text
     assert "changed under torch, and not under mkl" in text
-    assert "has not been run" in book.pins_evidence_text(tmp_path / "missing.json")
+    assert "has not been run" in report.setup.pins_evidence_text(tmp_path / "missing.json")
 
 
 def test_the_pins_cost_is_read_from_the_measured_ratios(tmp_path):
@@ -161,10 +162,10 @@ def test_the_pins_cost_is_read_from_the_measured_ratios(tmp_path):
     path = tmp_path / "speed.json"
     cases = {"pendulum": {"ratio_of_medians": 0.881}, "large": {"ratio_of_medians": 0.5}}
     path.write_text(json.dumps({"cases": cases}))
-    text = book.pins_cost_text(path)
+    text = report.setup.pins_cost_text(path)
     assert text.startswith("fixed-medium on the pendulum runs at 0.88x the unpinned speed; fixed-large on the "
                            "pendulum runs at 0.50x")
-    assert book.pins_cost_text(tmp_path / "none.json") == "not measured yet."
+    assert report.setup.pins_cost_text(tmp_path / "none.json") == "not measured yet."
 
 
 def test_the_provenance_table_counts_runs_per_build_and_names_what_older_runs_did_not_record():
@@ -172,7 +173,7 @@ def test_the_provenance_table_counts_runs_per_build_and_names_what_older_runs_di
 
     new = {"versions": {"torch": "2.13.0", "scipy": "1.17.1"}, "git_commit": "0123456789abcdef", "host": {"cpus": 2}}
     old = {"versions": {"torch": "2.13.0"}, "git_commit": "fedcba9876543210", "host": {"cpus": 2}}
-    table = book.provenance_table([SimpleNamespace(meta=m) for m in (new, new, old)])
+    table = report.setup.provenance_table([SimpleNamespace(meta=m) for m in (new, new, old)])
     rows = {r["git_commit"]: r for r in table.to_dict("records")}
     assert rows["0123456789"]["runs"] == 2 and rows["0123456789"]["scipy"] == "1.17.1"
     assert rows["fedcba9876"]["runs"] == 1 and rows["fedcba9876"]["scipy"] == "not recorded"

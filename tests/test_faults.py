@@ -218,7 +218,7 @@ def test_output_turning_read_only_during_a_run_is_a_clean_failure(tmpfs):
 def test_divergence_stops_the_run_and_is_recorded_with_diagnostics(tmp_path):
     """Fault: NaN rewards poison the learning. Expected: the run stops, status `diverged` with a
     diagnosis; `nasdqn train` exits 1; the batch reports it as not ok; the book lists it."""
-    from nasdqn.book import run_table
+    from nasdqn.report.load import run_table
 
     script = tmp_path / "poison.py"
     script.write_text(POISON)

@@ -127,7 +127,7 @@ def test_the_prior_never_sees_the_task_it_orders():
 def test_every_racing_grid_orders_its_candidates_by_the_committed_prior():
     from nasdqn import REPO_ROOT
     from nasdqn.batch import load_grid
-    from nasdqn.book import prior_orders
+    from nasdqn.report.hindsight import prior_orders
 
     orders = prior_orders(REPO_ROOT / "data")
     checked = 0
@@ -172,7 +172,7 @@ def test_the_prior_alone_and_the_chapters_tables_and_answer_come_from_the_number
     import matplotlib
 
     matplotlib.use("Agg")
-    from nasdqn import book
+    from nasdqn.report import selection
 
     rows = []
     for env, aucs in {"T1": (0.9, 0.5, 0.1, 0.3), "T2": (0.8, 0.6, 0.2, 0.9), "T3": (0.1, 0.9, 0.5, 0.4)}.items():
@@ -187,27 +187,27 @@ def test_the_prior_alone_and_the_chapters_tables_and_answer_come_from_the_number
     table = pd.DataFrame(_metrics("T3", "racing", (0, 1), (0.9, 0.8), "b", 20.0)
                          + _metrics("T3", "racing-random", (0, 1), (0.4, 0.5), "c", 20.0)
                          + _metrics("T3", "preset network", (0, 1), (0.1, 0.1), "a", 10.0))
-    report = analysis.selection_report(table, sweep, ["racing", "racing-random", "preset network"],
-                                       {"T3": "preset network"})
-    targets = analysis.selection_targets(report, "racing", "racing-random", table)
-    shown = book.selection_table(report)
+    by_task = analysis.selection_report(table, sweep, ["racing", "racing-random", "preset network"],
+                                        {"T3": "preset network"})
+    targets = analysis.selection_targets(by_task, "racing", "racing-random", table)
+    shown = selection.selection_table(by_task)
     assert shown.loc[("T3", "racing"), "deployed ranks (seeds 0-9)"] == "1, 1"
     assert shown.loc[("T3", "racing"), "top quarter"] == "2 of 2"
     assert shown.loc[("T3", "racing"), "CPU, x preset network"] == "2.00"
-    answer = book.selection_answer(report, targets, ["T9"], baseline="racing-random")
+    answer = selection.selection_answer(by_task, targets, ["T9"], baseline="racing-random")
     assert "T3 2/2 (`racing-random` 0/2)" in answer and "Not run yet: T9" in answer
     assert f"{int(targets['met'].sum())} are met" in answer
-    fig = book.plot_selection_by_task(report)
+    fig = selection.plot_selection_by_task(by_task)
     assert len(fig.axes) == 2
     compute = pd.DataFrame({"env": ["T3"] * 2, "method": ["racing"] * 2, "training_runs": [2.0, 3.0],
                             "search_share": [0.5, 0.7]})
     # racing: 20 s a run against the preset's 10 s (2x, within 3x) but 50% of the sweep's 40 s (over 10%).
-    assert book.selection_cost_text(report, compute) == (
+    assert selection.selection_cost_text(by_task, compute) == (
         "Where a CPU target is missed: on T3, a run cost 2.00x the preset network (20 s against 10 s) and 50.0% of "
         "the sweep: it made 2.50x the deployed network's updates, and the search (the other candidates' updates "
         "and the validation episodes) took 60% of its wall time.")
-    assert book.matched_text(table) == "The preset network given about a `racing` run's CPU has no runs yet."
-    matched = pd.concat([table, pd.DataFrame(_metrics("T3", book.MATCHED_PRESET, (0, 1), (0.7, 0.6), "a", 20.0))])
-    assert book.matched_text(matched).endswith(": T3 0.200 [0.100, 0.300].")  # 0.85 - 0.65; resampled 0.1..0.3
-    cheap = report.assign(sweep_share=0.05)
-    assert book.selection_cost_text(cheap, compute) == "`racing` is within both CPU targets on every task run."
+    assert selection.matched_text(table) == "The preset network given about a `racing` run's CPU has no runs yet."
+    matched = pd.concat([table, pd.DataFrame(_metrics("T3", selection.MATCHED_PRESET, (0, 1), (0.7, 0.6), "a", 20.0))])
+    assert selection.matched_text(matched).endswith(": T3 0.200 [0.100, 0.300].")  # 0.85 - 0.65; resampled 0.1..0.3
+    cheap = by_task.assign(sweep_share=0.05)
+    assert selection.selection_cost_text(cheap, compute) == "`racing` is within both CPU targets on every task run."

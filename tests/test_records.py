@@ -115,8 +115,8 @@ def test_every_committed_grid_is_complete_and_current():
     whose runs went stale (an option's default changed), failed or were never committed fails here."""
     from nasdqn import REPO_ROOT
     from nasdqn.batch import load_grid, status_table
-    from nasdqn.book import PEER_SUFFIX
     from nasdqn.records import run_dir, run_status
+    from nasdqn.report.peers import PEER_SUFFIX
 
     problems = []
     for grid in sorted((REPO_ROOT / "experiments").glob("*.yaml")):

@@ -3,9 +3,10 @@ import pandas as pd
 import pytest
 
 from nasdqn.analysis import run_metrics
-from nasdqn.book import plateau_table, score_table
 from nasdqn.config import RunConfig
 from nasdqn.records import RunResult
+from nasdqn.report.claims import plateau_table
+from nasdqn.report.load import score_table
 from nasdqn.stats import bootstrap_ci, iqm
 
 
@@ -108,12 +109,12 @@ def test_committed_transfer_pairs_differ_only_in_the_transferred_controller():
     committed data; transfer differs from fresh in ctrl_init alone, the control in start_arch alone."""
     from pathlib import Path
 
-    from nasdqn import analysis, book
+    from nasdqn import analysis, report
 
-    names = book.transfer_experiments()
-    assert names and not any(n.endswith(book.FRESH_SUFFIX) for n in names)
+    names = report.transfer.transfer_experiments()
+    assert names and not any(n.endswith(report.transfer.FRESH_SUFFIX) for n in names)
     for name in names:
-        pair = book.load_transfer(name, Path(__file__).resolve().parent.parent / "data")
+        pair = report.transfer.load_transfer(name, Path(__file__).resolve().parent.parent / "data")
         assert pair is not None, name
         assert analysis.config_differences(pair.fresh.runs, pair.transfer.runs, ignore=("seed", "experiment")) \
             == ["ctrl_init"], name
@@ -125,7 +126,7 @@ def test_committed_transfer_pairs_differ_only_in_the_transferred_controller():
 
 def test_summary_uses_t_intervals_for_small_cells_and_counts_censored_runs():
     from nasdqn.analysis import summary
-    from nasdqn.book import ci_text, summary_cell
+    from nasdqn.report.format import ci_text, summary_cell
     from nasdqn.stats import t_ci
 
     table = pd.DataFrame({"method": ["a"] * 4 + ["b"] * 3 + ["c"] * 12,
@@ -141,7 +142,8 @@ def test_summary_uses_t_intervals_for_small_cells_and_counts_censored_runs():
 
 
 def test_reported_roles_give_the_fixed_networks_the_baseline_roles_by_size():
-    from nasdqn.book import Experiment, reported_roles
+    from nasdqn.report.load import Experiment
+    from nasdqn.report.protocol import reported_roles
 
     metrics = pd.DataFrame({"method": ["fixed:relu-128x128x128x128", "fixed:relu-32x32", "nas", "fixed:relu-64x64x64"],
                             "final_params": [50_000, 1_300, 9_000, 8_900]})
@@ -168,33 +170,33 @@ def test_the_choices_table_fills_every_value_from_the_code_and_names_real_option
 
 
 def test_outcome_words_and_the_ablation_answer_follow_the_comparisons():
-    from nasdqn import book
+    from nasdqn import report
 
     comps = pd.DataFrame({"metric": "final score", "against": ["a", "b", "c", "d"],
                           "difference": [0.2, -0.2, 0.0, 0.01],
                           "diff_low": [0.1, -0.3, -0.1, -0.05], "diff_high": [0.3, -0.1, 0.1, 0.07],
                           "welch_p_holm": [0.01, 0.02, 0.9, 0.8], "better": [True, False, False, False],
                           "worse": [False, True, False, False], "equivalent": [False, False, True, False]})
-    assert list(book.outcome(comps)) == ["better", "worse", "equivalent", "no difference shown"]
-    tie = comps.assign(against=[book.GROWTH_CONTROL, book.FIXED_SCHEDULE_FRESH, "x", "y"],
+    assert list(report.claims.outcome(comps)) == ["better", "worse", "equivalent", "no difference shown"]
+    tie = comps.assign(against=[report.ablations.GROWTH_CONTROL, report.ablations.FIXED_SCHEDULE_FRESH, "x", "y"],
                        better=[False, True, False, False], worse=False)
-    text = book.ablation_answer({"final_score": tie})
+    text = report.ablations.ablation_answer({"final_score": tie})
     assert "no better than growth moves made without any feedback" in text
     assert "Inheriting the weights helps" in text
     beat = tie.assign(better=[True, False, False, False])
-    text = book.ablation_answer({"final_score": beat})
+    text = report.ablations.ablation_answer({"final_score": beat})
     assert "beats the same kind of growth" in text and "no significant difference" in text
-    assert book.ablation_answer({"final_score": comps}) == ""  # neither control run: nothing claimed
+    assert report.ablations.ablation_answer({"final_score": comps}) == ""  # neither control run: nothing claimed
 
 
 def test_architecture_counts_plot_in_hindsight_order():
     import matplotlib.pyplot as plt
 
-    from nasdqn import book
+    from nasdqn import report
 
     counts = pd.DataFrame({"nas": [3, 0, 1], "random": [0, 2, 2]}, index=["relu-32", "tanh-64", "relu-256"])
     ranking = pd.DataFrame({"rank": [1, 2, 3]}, index=["tanh-64", "relu-256", "relu-32"])
-    fig = book.plot_arch_counts(counts, ranking)
+    fig = report.figures.plot_arch_counts(counts, ranking)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["tanh-64 (rank 1)", "relu-256 (rank 2)", "relu-32 (rank 3)"]
     assert sorted(t.get_text() for t in fig.axes[0].texts) == ["1", "2", "2", "3"]  # zero counts are not drawn
@@ -204,7 +206,7 @@ def test_architecture_counts_plot_in_hindsight_order():
 def test_search_against_hindsight_plot_marks_the_best_and_the_reference():
     import matplotlib.pyplot as plt
 
-    from nasdqn import book
+    from nasdqn import report
 
     # Task A: fixed-medium stands 0.3 below the best (nas: -0.2 to the best, +0.1 to fixed-medium);
     # task B's random has no interval (one run) and is not drawn.
@@ -213,7 +215,7 @@ def test_search_against_hindsight_plot_marks_the_best_and_the_reference():
         "hindsight_best": ["relu-64", "relu-64", "tanh-32", "tanh-32"],
         "best_difference": [-0.2, -0.6, 0.05, np.nan], "best_low": [-0.3, -0.7, 0.0, np.nan],
         "best_high": [-0.1, -0.5, 0.1, np.nan], "reference_difference": [0.1, -0.3, 0.15, np.nan]})
-    fig = book.plot_search_against_hindsight(against)
+    fig = report.hindsight.plot_search_against_hindsight(against)
     a, b = fig.axes
     assert [ax.get_title() for ax in fig.axes] == ["A (best: relu-64)", "B (best: tanh-32)"]
     assert sorted(line.get_xdata()[0] for line in a.lines if line.get_linestyle() != "None") == \
@@ -225,20 +227,20 @@ def test_search_against_hindsight_plot_marks_the_best_and_the_reference():
 
 
 def test_the_claims_tables_are_computed_once_per_input(tmp_path, monkeypatch):
-    from nasdqn import book
+    from nasdqn import report
 
     monkeypatch.setenv("NASDQN_CACHE", str(tmp_path))
     calls = []
-    monkeypatch.setattr(book, "_claims_table",
+    monkeypatch.setattr(report.claims, "_claims_table",
                         lambda exp, sweep, costs, method: calls.append(1) or (pd.DataFrame(), None))
     metrics = pd.DataFrame({"method": ["nas", "fixed-small"], "seed": [0, 0], "final_score": [0.5, 0.4]})
-    exp = book.Experiment("x", [], [], metrics)
-    book.claims_table(exp)
-    book.claims_table(exp)
+    exp = report.load.Experiment("x", [], [], metrics)
+    report.claims.claims_table(exp)
+    report.claims.claims_table(exp)
     assert len(calls) == 1  # the second came from the cache
-    book.claims_table(book.Experiment("x", [], [], metrics.assign(final_score=[0.5, 0.41])))
-    book.claims_table(exp, metrics)
-    book.claims_table(exp, metrics, method="fixed-small")
+    report.claims.claims_table(report.load.Experiment("x", [], [], metrics.assign(final_score=[0.5, 0.41])))
+    report.claims.claims_table(exp, metrics)
+    report.claims.claims_table(exp, metrics, method="fixed-small")
     assert len(calls) == 4  # changed metrics, a sweep, or another judged method are new inputs
 
 
@@ -257,7 +259,7 @@ def test_top_k_probability_by_construction():
 
 
 def test_the_task_hindsight_table_names_the_best_and_ranks_the_named_networks():
-    from nasdqn.book import task_hindsight_table
+    from nasdqn.report.hindsight import task_hindsight_table
     hindsight = pd.DataFrame({"env": ["T"] * 3, "arch": ["tanh-32", "relu-64", "relu-32"], "auc": [0.9, 0.5, 0.1],
                               "low": [0.8, 0.4, 0.0], "high": [1.0, 0.6, 0.2], "p_top_quarter": [0.9, 0.1, 0.0],
                               "seeds": [3, 3, 3], "cpu_seconds": [1800.0, 1800.0, 0.0], "rank": [1, 2, 3]})
@@ -269,7 +271,7 @@ def test_the_task_hindsight_table_names_the_best_and_ranks_the_named_networks():
 
 
 def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_their_targets():
-    from nasdqn import analysis, book
+    from nasdqn import analysis, report
     compute = pd.DataFrame({"method": ["halving", "halving"], "seed": [0, 1], "deployed": ["a", "b"],
                             "candidate_updates": [500_000, 520_000], "deployed_updates": [99_000, 99_000],
                             "learn_seconds": [1.0, 1.0], "deployed_learn_seconds": [0.5, 0.5],
@@ -284,51 +286,53 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
     assert row["weighted_x_fixed_medium"] == pytest.approx(1.6) and row["weighted_sweep_share"] == pytest.approx(0.4)
     assert row["x_fixed_medium"] == pytest.approx(6.0) and row["x_nas"] == pytest.approx(3.0)
     assert row["sweep_share"] == pytest.approx(0.2) and row["search_share"] == pytest.approx(0.65)
-    words = book.halving_cost_text(cost)
+    words = report.selection.halving_cost_text(cost)
     assert "20% of the sweep, wall times" in words and "**40.0% of the sweep**" in words and "**missed**" in words
-    assert book.halving_cost_table(cost).loc["halving", "candidate-updates per run"] == "510,000"
+    assert report.selection.halving_cost_table(cost).loc["halving", "candidate-updates per run"] == "510,000"
     quality = {"method": "halving", "control": "halving-random", "quarter": 6, "ranks": {0: 1, 1: 9},
                "control_ranks": {0: 3, 1: 20}, "top": 1, "seeds": 2, "control_top": 1, "control_seeds": 2,
                "binomial_p": 0.44, "fisher_p": 0.83, "needed": 2, "met": False}
-    words = book.selection_quality_text(quality)
+    words = report.hindsight.selection_quality_text(quality)
     assert "**1 of 2 seeds**" in words and "ranks per seed: 1, 9" in words and "**missed**" in words
-    alone = book.selection_quality_text({**quality, "control_ranks": {}, "control_top": 0, "control_seeds": 0})
+    alone = report.hindsight.selection_quality_text({**quality, "control_ranks": {}, "control_top": 0,
+                                                     "control_seeds": 0})
     assert "has no runs yet" in alone and "missed" not in alone
     comps = {"auc": pd.DataFrame({"against": ["fixed-medium"], "difference": [0.05], "diff_low": [0.01],
                                   "diff_high": [0.09], "welch_p_holm": [0.01], "better": [True], "worse": [False]})}
     scores = pd.DataFrame({"method": ["halving"] * 3, "final_score": [0.95, 0.96, 0.97]})
     best = pd.DataFrame({"final_score": [0.96, 0.96, 0.96]})
-    answer = book.halving_answer(quality, comps, scores, best, cost)
+    answer = report.selection.halving_answer(quality, comps, scores, best, cost)
     assert answer.startswith("**Does it select?** No:") and "better than `fixed-medium`" in answer
     assert "not compared (no halving-random runs)" in answer and "within 0.02, met" in answer
-    open_answer = book.halving_answer({**quality, "control_seeds": 0}, comps, scores, best, cost)
+    open_answer = report.selection.halving_answer({**quality, "control_seeds": 0}, comps, scores, best, cost)
     assert open_answer.startswith("**Does it select?** Not decided yet") and "has no runs yet" in open_answer
     assert "40.0% of the sweep's compute in cost-weighted updates (target: at most 20%, missed)" in answer
     assert "given about its" not in answer
-    matched = book.halving_answer(quality, comps, scores, best, cost, matched={"fixed-medium": "CPU time"})
+    matched = report.selection.halving_answer(quality, comps, scores, best, cost, matched={"fixed-medium": "CPU time"})
     assert "against one network given about its CPU time it is better than `fixed-medium`" in matched
 
 
 def test_compute_matched_text_names_the_grid_the_matching_and_both_cpu_times():
     from types import SimpleNamespace as NS
 
-    from nasdqn import book
+    from nasdqn import report
 
     def run(method: str, minutes: float):
         return NS(meta={"wall_time": 60 * minutes}, config=NS(method=method))
 
     halving = [run("halving", 10), run("halving", 12), run("halving-random", 100)]  # the control is not halving's
-    exp = book.Experiment("compute-matched-cpu", [run("fixed-medium", 9), run("fixed-medium", 11)], [], pd.DataFrame())
+    exp = report.load.Experiment("compute-matched-cpu", [run("fixed-medium", 9), run("fixed-medium", 11)], [],
+                                 pd.DataFrame())
     auc = pd.DataFrame({"against": ["fixed-medium, 40 updates per step"], "difference": [-0.02], "diff_low": [-0.03],
                         "diff_high": [-0.01], "welch_p_holm": [0.004], "better": [False], "worse": [True]})
-    words = book.compute_matched_text({"fixed-medium, 40 updates per step": exp}, halving, auc)
+    words = report.selection.compute_matched_text({"fixed-medium, 40 updates per step": exp}, halving, auc)
     assert "`experiments/compute-matched-cpu.yaml`, matched in CPU time" in words
     assert "a median 10.0 CPU-minutes per run as run against halving's 11.0" in words
     assert "-0.020 [-0.030, -0.010] (Holm p 0.004): this compute spent on one network does better." in words
 
 
 def test_population_update_text_and_table_read_the_benchmark_result():
-    from nasdqn import book
+    from nasdqn import report
 
     result = {"candidates": 4, "stacks": 2, "updates": 100, "reps": 3,
               "ms_per_update_step": {"loop": 10.0, "stacked": 9.0, "fixed-medium": 0.5, "fixed-large": 3.0},
@@ -337,20 +341,20 @@ def test_population_update_text_and_table_read_the_benchmark_result():
                                    "stacked_over_loop": 0.6},
                             "256x256": {"members": ["relu-256x256", "tanh-256x256"], "loop_ms": 8.0,
                                         "stacked_ms": 8.4, "stacked_over_loop": 1.05}}}
-    words = book.population_update_text(result)
+    words = report.selection.population_update_text(result)
     assert "costs 9.0 ms stacked (2 stacks) against 10.0 ms" in words and "a ratio of 0.90" in words
     assert "costs 0.60 to 1.05 times its members' updates in turn (faster on 1 of 2 shapes)" in words
     assert "take 93% of the time" in words and "load was not recorded" in words
-    assert "at a load average of 3.5 on the 2-core machine." in book.population_update_text(
+    assert "at a load average of 3.5 on the 2-core machine." in report.selection.population_update_text(
         {**result, "load_average": 3.5, "cpus": 2})
-    table = book.population_update_table(result)
+    table = report.selection.population_update_table(result)
     assert table.loc["all 4 candidates (2 stacks)", "stacked / in turn"] == "0.90"
     assert table.loc["fixed-large alone", "one update per candidate, in turn (ms)"] == "3.00"
     assert table.loc["fixed-large alone", "stacked (ms)"] == ""
 
 
 def test_heldout_td_text_counts_picks_over_every_checkpoint_and_seed():
-    from nasdqn import book
+    from nasdqn import report
 
     def checkpoint(td, score, td_top, score_top, params, auc):
         return {"td_picks": dict(enumerate(td)), "td_picks_in_top_quarter": td_top,
@@ -360,23 +364,24 @@ def test_heldout_td_text_counts_picks_over_every_checkpoint_and_seed():
     premise = {"seeds": [100, 101], "checkpoints": {
         "10000": checkpoint(["big", "big"], None, 0, 1, 0.5, 0.4),
         "20000": checkpoint(["big", "small"], None, 1, 2, 0.8, 0.7)}}
-    words = book.heldout_td_text(premise)
+    words = report.selection.heldout_td_text(premise)
     assert "Over the 2 checkpoints (10k, 20k steps) and 2 seeds" in words
     assert "top-quarter architecture 1 of 4 times, the best single validation score 3 times" in words
     assert "most often `big` (3 of 4)" in words and "at 2 of 2 checkpoints" in words and "rewards capacity" in words
     premise["checkpoints"]["20000"]["td_spearman_vs_params"] = 0.6
-    assert "does not simply follow capacity" in book.heldout_td_text(premise)
+    assert "does not simply follow capacity" in report.selection.heldout_td_text(premise)
 
 
 def test_final_score_spread_text_names_the_lowest_seed_and_its_architecture():
-    from nasdqn import book
+    from nasdqn import report
 
     table = pd.DataFrame({"method": ["halving"] * 3 + ["nas"], "seed": [0, 1, 2, 0],
                           "final_score": [0.97, 0.5, 0.95, 0.1], "final_arch": ["a", "b", "a", "c"],
                           "final_return": [-430.0, -600.0, -440.0, -900.0],
                           "peak_return": [-420.0, -425.0, -430.0, -800.0]})
     ranking = pd.DataFrame({"rank": [1, 2, 3], "auc": [0.9, 0.8, 0.7]}, index=["a", "c", "b"])  # hindsight_ranking's
-    words = book.final_score_spread_text(table, ranking)
+    words = report.selection.final_score_spread_text(table, ranking)
     assert words.startswith("Per seed, halving's final scores are 0.97, 0.50, 0.95.")
     assert "seed 1 (0.50), deployed `b` (hindsight rank 3 by AUC)" in words and "-600 against a peak of -425" in words
-    assert words.endswith("lie between 0.95 and 0.97.") and book.final_score_spread_text(table, ranking, "x") == ""
+    assert words.endswith("lie between 0.95 and 0.97.")
+    assert report.selection.final_score_spread_text(table, ranking, "x") == ""

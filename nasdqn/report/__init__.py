@@ -1,0 +1,18 @@
+"""The report layer: what the book's chapters call, as `report.<module>.<function>`. `load`, `format`
+and `figures` are shared; each other module serves one family of chapters. Chapters pass numbers as
+numbers; text is made only at the end."""
+
+from nasdqn.report import (  # noqa: F401  (the chapters reach every module through the package)
+    ablations,
+    claims,
+    figures,
+    format,
+    hindsight,
+    load,
+    peers,
+    protocol,
+    selection,
+    setup,
+    tasks,
+    transfer,
+)
