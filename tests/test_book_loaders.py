@@ -177,3 +177,13 @@ def test_the_provenance_table_counts_runs_per_build_and_names_what_older_runs_di
     rows = {r["git_commit"]: r for r in table.to_dict("records")}
     assert rows["0123456789"]["runs"] == 2 and rows["0123456789"]["scipy"] == "1.17.1"
     assert rows["fedcba9876"]["runs"] == 1 and rows["fedcba9876"]["scipy"] == "not recorded"
+
+
+def test_every_report_module_finds_grid_files_in_the_one_experiments_directory(tmp_path, monkeypatch):
+    for name in ("ablation-b", "ablation-a", "transfer-x", "transfer-x-fresh", "transfer-x-start", "paper"):
+        (tmp_path / f"{name}.yaml").write_text(f"description: grid {name}\n")
+    monkeypatch.setattr(report.load, "EXPERIMENTS_DIR", tmp_path)
+    assert report.ablations.ablation_experiments() == ["ablation-a", "ablation-b"]
+    assert report.transfer.transfer_experiments() == ["transfer-x"]
+    assert report.load.grid_description("paper") == "grid paper"
+    assert report.load.grid_file("racing", planned=True) == tmp_path / "planned" / "racing.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nasdqn.report.format import ci_text
-from nasdqn.report.load import EXPERIMENTS_DIR
+from nasdqn.report.load import grid_names
 
 GROWTH_CONTROL = "ablation-growth"  # another seed's NAS-DQN moves, made at its times, with no feedback
 
@@ -53,4 +53,4 @@ def ablation_answer(comps: dict[str, pd.DataFrame]) -> str:
 
 def ablation_experiments() -> list[str]:
     """The ablation grids (experiments/ablation-*.yaml), by name."""
-    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("ablation-*.yaml"))
+    return grid_names("ablation-")

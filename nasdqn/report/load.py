@@ -25,6 +25,17 @@ BOOK_EXPERIMENTS = ("paper", "smoke")
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
 
+def grid_file(name: str, planned: bool = False) -> Path:
+    """The grid file of experiment `name` (`planned`: the one in experiments/planned/, not yet complete).
+    Every module reads grid files through here, so EXPERIMENTS_DIR is looked up once, at call time."""
+    return (EXPERIMENTS_DIR / "planned" if planned else EXPERIMENTS_DIR) / f"{name}.yaml"
+
+
+def grid_names(prefix: str) -> list[str]:
+    """The experiments whose grid file in experiments/ starts with `prefix`, by name."""
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob(f"{prefix}*.yaml"))
+
+
 def data_root() -> Path:
     """The data root: NASDQN_DATA, else the repository's data/ (chapters run from book/)."""
     return Path(os.environ.get("NASDQN_DATA", REPO_ROOT / "data"))
@@ -59,7 +70,7 @@ def load_runs(root: str | Path, experiment: str) -> tuple[list[RunResult], list[
     refused with the reason, never shown. Without a grid file every run directory is read."""
     from nasdqn.batch import load_grid
 
-    grid = EXPERIMENTS_DIR / f"{experiment}.yaml"
+    grid = grid_file(experiment)
     results, refused = [], []
     if grid.exists():
         _, cells = load_grid(grid, root)
@@ -143,7 +154,7 @@ def load_experiment(name: str | None = None, root: Path | None = None) -> Experi
 
 def grid_description(name: str) -> str:
     """The `description` line of experiments/<name>.yaml."""
-    return str(yaml.safe_load((EXPERIMENTS_DIR / f"{name}.yaml").read_text()).get("description", name))
+    return str(yaml.safe_load(grid_file(name).read_text()).get("description", name))
 
 
 def joined_experiment(name: str, parts: Sequence[Experiment]) -> Experiment:

@@ -19,7 +19,7 @@ from nasdqn.records import RunResult
 from nasdqn.report.figures import method_colour
 from nasdqn.report.format import ci_text, method_order
 from nasdqn.report.hindsight import SWEEP_EXPERIMENTS, hindsight_sweeps
-from nasdqn.report.load import EXPERIMENTS_DIR, Experiment, load_experiment, score_table
+from nasdqn.report.load import Experiment, grid_file, load_experiment, score_table
 
 
 def halving_cost_table(cost: pd.DataFrame) -> pd.DataFrame:
@@ -266,8 +266,8 @@ def load_selection(root: Path | None = None) -> Selection | None:
         if matched is not None and not matched.metrics.empty:
             parts.append(matched.metrics.assign(method=MATCHED_PRESET))
     table = pd.concat(parts, ignore_index=True)
-    planned_grid = yaml.safe_load((EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").read_text()) \
-        if (EXPERIMENTS_DIR / "planned" / f"{RACING_EXPERIMENT}.yaml").exists() else {"envs": envs}
+    planned_file = grid_file(RACING_EXPERIMENT, planned=True)
+    planned_grid = yaml.safe_load(planned_file.read_text()) if planned_file.exists() else {"envs": envs}
     return Selection(table[table["env"].isin(envs)].reset_index(drop=True), hindsight_sweeps(root), racing,
                      [e for e in planned_grid["envs"] if e not in envs], population_runs)
 

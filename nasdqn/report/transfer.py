@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nasdqn.report.load import EXPERIMENTS_DIR, Experiment, load_experiment
+from nasdqn.report.load import Experiment, grid_names, load_experiment
 
 # A transfer grid transfer-<task> has a fresh reference, transfer-<task>-fresh, and may have a control,
 # transfer-<task>-start: a fresh controller started at the architecture the transferred model values most.
@@ -24,8 +24,7 @@ class Transfer:
 
 def transfer_experiments() -> list[str]:
     """The controller-transfer grids (experiments/transfer-*.yaml, without their references and controls)."""
-    return sorted(p.stem for p in EXPERIMENTS_DIR.glob(f"{TRANSFER_PREFIX}*.yaml")
-                  if not p.stem.endswith((FRESH_SUFFIX, START_SUFFIX)))
+    return [name for name in grid_names(TRANSFER_PREFIX) if not name.endswith((FRESH_SUFFIX, START_SUFFIX))]
 
 
 def load_transfer(name: str, root: Path | None = None) -> Transfer | None:
