@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,8 +51,7 @@ EMULATIONS = {
 def cell(case: str, emulation: str, pinned: bool, steps: int) -> dict:
     from nasdqn import kernels
 
-    # this process imported nasdqn, so its environment carries every pin: start each cell without them
-    env = {k: v for k, v in os.environ.items() if k not in (*kernels.pins(), kernels.OFF)}
+    env = kernels.environ_without_pins()
     env.update(EMULATIONS[emulation])
     if not pinned:
         env["NASDQN_PINS"] = "off"

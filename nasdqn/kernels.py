@@ -87,6 +87,13 @@ def pin() -> list[str]:
     return [m for m in ("numpy", "torch") if m in sys.modules]
 
 
+def environ_without_pins() -> dict[str, str]:
+    """This process's environment without the pins or their off switch. A process that imported nasdqn
+    carries every pin in its environment; a child started with this one sets the pins itself, as a
+    reader's process does, so that what it runs under is the pins nasdqn applies, not inherited ones."""
+    return {k: v for k, v in os.environ.items() if k not in pins() and k != OFF}
+
+
 def _cpuinfo() -> tuple[str | None, str | None, list[str]]:
     try:
         info = Path("/proc/cpuinfo").read_text()

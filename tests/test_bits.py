@@ -3,7 +3,6 @@ every method family (experiments/bits.yaml) is regenerated and must be identical
 committed one, wherever that was made (its meta says on what processor)."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -26,9 +25,7 @@ def test_the_bits_grid_holds_one_pinned_run_of_every_family_nasdqn_runs():
 
 
 def test_every_family_regenerates_bit_for_bit_on_this_machine(tmp_path):
-    # A child process without the pins' variables or their off switch: it sets the pins itself, as
-    # `nasdqn` does for a reader, so what is checked is the pins nasdqn applies, not this process's.
-    env = {k: v for k, v in os.environ.items() if k not in kernels.pins() and k != kernels.OFF}
+    env = kernels.environ_without_pins()  # a tester's NASDQN_PINS=off cannot weaken the check
     report = tmp_path / "bits.csv"
     done = subprocess.run([sys.executable, "-m", "nasdqn", "verify", str(BITS), "--into", str(tmp_path / "again"),
                            "--workers", "2", "--quiet", "--report", str(report)],

@@ -20,7 +20,7 @@ print(json.dumps(kernels.describe()))
 
 
 def probe(**variables: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in kernels.pins() and k != kernels.OFF}
+    env = kernels.environ_without_pins()
     out = subprocess.run([sys.executable, "-c", PROBE], env={**env, **variables}, capture_output=True, text=True,
                          check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
