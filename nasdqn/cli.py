@@ -205,21 +205,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from nasdqn.batch import load_grid, open_executor
-    from nasdqn.verify import regenerate_and_compare, select_cells
+    from nasdqn.verify import BY_IDENTITY, regenerate_and_compare, select_cells
 
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: need at least 1")
     seeds = _int_list(args.seeds) if args.seeds else None
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     name, cells = load_grid(args.grid, args.into)
-    chosen = select_cells(cells, seeds, methods)  # input errors before anything runs
+    chosen = select_cells(cells, seeds, methods, args.sample)  # input errors before anything runs
     print(f"{name}: regenerating {len(chosen)} cells into {args.into} (cells already ok there are kept)")
     bar = tqdm(total=len(chosen), unit="run", desc=f"verify {name}", dynamic_ncols=True, disable=args.quiet or None)
     with open_executor(args.workers, args.scheduler) as (executor, slots):
         try:
             comparison, agree = regenerate_and_compare(
                 args.grid, args.into, args.root, executor, slots, seeds, methods,
-                on_done=lambda cell, status, error: bar.update(1))
+                on_done=lambda cell, status, error: bar.update(1), sample=args.sample)
         finally:
             bar.close()
     for _, r in comparison[~comparison["identical"]].iterrows():
@@ -234,13 +234,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
                       if r[key + "_old"] != r[key + "_new"] else f"    {both} {r[key + '_new']}")
     identical = int(comparison["identical"].sum())
     print(f"{identical} of {len(comparison)} runs reproduced bit for bit")
-    for _, r in agree[~agree["agrees"].eq(True)].iterrows():  # False, or None: cannot judge
-        word = "metrics disagree" if r["agrees"] is False else "differ, too few seeds to judge agreement"
-        print(f"  {r['env']} {r['method']}: {word} (mean final score {r['final_score_difference']:+.3g}, "
+    for _, r in agree[~agree["judged_by"].eq(BY_IDENTITY)].iterrows():
+        word = {True: "agree", False: "metrics disagree"}.get(r["agrees"], "differ, too few seeds to judge agreement")
+        how = f", by the {r['judged_by']}" if r["judged_by"] else ""
+        print(f"  {r['env']} {r['method']}: {word}{how} (mean final score {r['final_score_difference']:+.3g}, "
               f"AUC {r['auc_difference']:+.3g}, regenerated minus committed)")
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        comparison.to_csv(args.report, index=False)
+        # each run's row carries its method's judgment, so that one file holds the whole check
+        comparison.merge(agree[["env", "method", "agrees", "judged_by"]], on=["env", "method"], how="left").to_csv(
+            args.report, index=False)
     verified = (comparison["problem"] == "").all() and bool(agree["agrees"].eq(True).all())
     print("verified: every run identical or agreeing within its intervals" if verified else
           "not verified: see the lines above")
@@ -348,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--root", default="data", help="data root of the committed runs (default: data)")
     verify.add_argument("--seeds", default=None, help="only these seeds, e.g. 0,3 (default: all)")
     verify.add_argument("--methods", default=None, help="only these methods, e.g. fixed-medium,nas (default: all)")
+    verify.add_argument("--sample", action="store_true",
+                        help="only the lowest (selected) seed of each env and method, judged against the 95%% "
+                             "prediction interval of the grid's other committed seeds: a cheap check of an older grid")
     verify.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes")
     verify.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="run on this Dask scheduler")
     verify.add_argument("--report", default=None, help="write the per-run comparison as CSV here")

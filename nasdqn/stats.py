@@ -176,6 +176,17 @@ def t_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, fl
     return mean, float(low), float(high)
 
 
+def prediction_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Student's t interval for one new draw from the population `values` were drawn from:
+    mean +/- t * s * sqrt(1 + 1/n). It judges a single regenerated run against the committed seeds,
+    where a difference-of-means interval needs two seeds on each side."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        raise ValueError(f"a prediction interval needs at least 2 values, got {len(v)}")
+    half = sps.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) * np.sqrt(1 + 1 / len(v))
+    return float(v.mean() - half), float(v.mean() + half)
+
+
 def welch_difference_ci(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
     """mean(x) - mean(y) with Welch's t interval (unequal variances, Welch-Satterthwaite degrees of
     freedom); the interval of the test `welch_p` makes."""

@@ -7,8 +7,9 @@ are not compared. Where tables differ (another processor or library build can ch
 of floating-point sums, and the differences grow through training), the comparison reports the
 largest difference of an evaluation return and whether the regenerated runs' metrics agree with the
 committed ones within their intervals (per env and method: Welch's 95% interval of the difference
-of mean final score and of mean AUC covers 0; with a single seed that differs, agreement cannot be
-judged and is not claimed).
+of mean final score and of mean AUC covers 0; a method sampled at a single seed (`--sample`) is judged
+instead by whether its run lies within the 95% prediction interval of the grid's other committed seeds,
+a weaker check, and where the grid has fewer than 3 other seeds agreement is not claimed).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ AGREEMENT_METRICS = ("final_score", "auc")
 
 
 def select_cells(cells: Sequence[Cell], seeds: Sequence[int] | None = None,
-                 methods: Sequence[str] | None = None) -> list[Cell]:
-    """The cells of the given seeds and methods (all when None); a random-matched cell brings the nas
-    cell it copies its switch times from. Asking for seeds or methods the grid lacks is an error."""
+                 methods: Sequence[str] | None = None, sample: bool = False) -> list[Cell]:
+    """The cells of the given seeds and methods (all when None), with `sample` only the lowest of those
+    seeds for each env and method; a random-matched cell brings the nas cell it copies its switch
+    times from. Asking for seeds or methods the grid lacks is an error."""
     for name, wanted, have in (("seed", seeds, {c.config.seed for c in cells}),
                                ("method", methods, {c.config.method for c in cells})):
         missing = sorted(set(wanted or ()) - have, key=str)
@@ -41,6 +43,9 @@ def select_cells(cells: Sequence[Cell], seeds: Sequence[int] | None = None,
                               f"allowed: {', '.join(map(str, sorted(have, key=str)))}")
     chosen = [c for c in cells if (seeds is None or c.config.seed in seeds)
               and (methods is None or c.config.method in methods)]
+    if sample:
+        lowest = sample_seeds(chosen)
+        chosen = [c for c in chosen if c.config.seed == lowest[(c.config.env, c.config.method)]]
     sources = [c.source for c in chosen if c.source is not None and c.source not in chosen]
     return [c for c in cells if c in chosen or c in sources]
 
@@ -93,31 +98,71 @@ def _host(meta: dict) -> str:
     return kernel_summary(meta.get("host") or {})
 
 
-def agreement(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Per env and method: whether the regenerated runs' mean final score and AUC agree with the
-    committed ones' within Welch's 95% interval. `agrees` is True when every run is bit-identical or
-    both intervals cover 0, False when one does not, and None when runs differ but there are fewer
-    than two seeds to judge by."""
+# How a method's agreement was judged, in the order tried.
+BY_IDENTITY, BY_WELCH, BY_PREDICTION = "bit identity", "Welch interval", "prediction interval"
+MIN_OTHER_SEEDS = 3  # below this a prediction interval (t with n-1 degrees of freedom) says nothing
+
+
+def agreement(comparison: pd.DataFrame, committed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per env and method: whether the regenerated runs' metrics (final score and AUC) agree with the
+    committed ones. `agrees` is True when every run is bit-identical; else, with two or more seeds,
+    when Welch's 95% interval of the difference of means covers 0; else (one sampled seed) when the
+    run lies within the 95% prediction interval of `committed`'s other seeds of that env and method
+    (one row per committed run: env, method, seed and the metrics). None: too few seeds to judge."""
     rows = []
     ok = comparison[comparison["problem"] == ""]
     for (env, method), g in ok.groupby(["env", "method"], sort=False):
         row = {"env": env, "method": method, "runs": len(g), "bit_identical": int(g["identical"].sum())}
-        covers = []
         for m in AGREEMENT_METRICS:
-            new, old = g[f"{m}_new"].to_numpy(float), g[f"{m}_old"].to_numpy(float)
-            row[f"{m}_difference"] = float(new.mean() - old.mean())
-            if len(g) >= 2 and not g["identical"].all():
-                _, low, high = S.welch_difference_ci(new, old)
-                covers.append(low <= 0 <= high)
-        row["agrees"] = True if g["identical"].all() else (all(covers) if covers else None)
+            row[f"{m}_difference"] = float(g[f"{m}_new"].mean() - g[f"{m}_old"].mean())
+        others = (committed[(committed["env"] == env) & (committed["method"] == method)
+                            & ~committed["seed"].isin(g["seed"])] if committed is not None else pd.DataFrame())
+        if g["identical"].all():
+            row["agrees"], row["judged_by"] = True, BY_IDENTITY
+        elif len(g) >= 2:
+            covers = [low <= 0 <= high for m in AGREEMENT_METRICS
+                      for _, low, high in [S.welch_difference_ci(g[f"{m}_new"].to_numpy(float),
+                                                                 g[f"{m}_old"].to_numpy(float))]]
+            row["agrees"], row["judged_by"] = all(covers), BY_WELCH
+        elif len(others) >= MIN_OTHER_SEEDS:
+            inside = []
+            for m in AGREEMENT_METRICS:
+                low, high = S.prediction_interval(others[m].to_numpy(float))
+                inside.append(bool(((g[f"{m}_new"] >= low) & (g[f"{m}_new"] <= high)).all()))
+            row["agrees"], row["judged_by"] = all(inside), BY_PREDICTION
+        else:
+            row["agrees"], row["judged_by"] = None, ""
         rows.append(row)
     return pd.DataFrame(rows, columns=["env", "method", "runs", "bit_identical",
-                                       *(f"{m}_difference" for m in AGREEMENT_METRICS), "agrees"])
+                                       *(f"{m}_difference" for m in AGREEMENT_METRICS), "agrees", "judged_by"])
+
+
+def sample_seeds(cells: Sequence[Cell]) -> dict[tuple[str, str], int]:
+    """One seed per env and method, the lowest: the sample an older grid is verified by."""
+    chosen: dict[tuple[str, str], int] = {}
+    for c in cells:
+        key = (c.config.env, c.config.method)
+        chosen[key] = min(chosen.get(key, c.config.seed), c.config.seed)
+    return chosen
+
+
+def committed_metrics(cells: Sequence[Cell]) -> pd.DataFrame:
+    """The agreement metrics of every committed `ok` run of `cells` (runs that cannot be read are left
+    out: the comparison reports them)."""
+    runs = []
+    for cell in cells:
+        try:
+            runs.append(read_run(cell.out, None))
+        except RunDirError:
+            continue
+    if not runs:
+        return pd.DataFrame(columns=["env", "method", "seed", *AGREEMENT_METRICS])
+    return run_metrics(runs)[["env", "method", "seed", *AGREEMENT_METRICS]]
 
 
 def regenerate_and_compare(grid: str | Path, into: str | Path, committed_root: str | Path, executor, slots: int,
                            seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None,
-                           on_done=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                           on_done=None, sample: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the selected cells of `grid` into the data root `into` (cells already `ok` there are kept,
     so an interrupted check resumes), then compare them with the committed runs under
     `committed_root`. Returns (per-run comparison, per-method agreement)."""
@@ -132,7 +177,9 @@ def regenerate_and_compare(grid: str | Path, into: str | Path, committed_root: s
     if target.is_relative_to(committed_root):  # e.g. a link `make reproduce` made to a committed experiment
         raise ConfigError(f"{into / 'runs' / name} leads into the committed data ({target}); "
                           "regenerate into a directory of its own")
-    fresh = select_cells(fresh, seeds, methods)
+    fresh = select_cells(fresh, seeds, methods, sample)
     run_grid(pending(fresh), executor, slots, on_done=on_done)
     comparison = compare_grids(fresh, kept)
-    return comparison, agreement(comparison)
+    sampled = {(c.config.env, c.config.method) for c in fresh}
+    judged_by_others = [c for c in kept if (c.config.env, c.config.method) in sampled]
+    return comparison, agreement(comparison, committed_metrics(judged_by_others))

@@ -13,7 +13,8 @@ from nasdqn.batch import load_grid
 from nasdqn.cli import main
 from nasdqn.config import ConfigError
 from nasdqn.records import read_run
-from nasdqn.verify import agreement, compare_runs, select_cells
+from nasdqn.stats import prediction_interval
+from nasdqn.verify import BY_IDENTITY, BY_PREDICTION, BY_WELCH, agreement, compare_runs, select_cells
 
 SMOKE = REPO_ROOT / "experiments" / "smoke.yaml"
 
@@ -51,8 +52,41 @@ def test_agreement_is_true_false_or_cannot_judge():
     table = pd.DataFrame(rows("same", [0.5, 0.6], [0.5, 0.6], True) + rows("one", [0.5], [0.4], False)
                          + rows("close", noise, noise[::-1], False)
                          + rows("far", [0.9, 0.92, 0.91], [0.1, 0.12, 0.11], False))
-    out = agreement(table).set_index("method")["agrees"]
-    assert out["same"] is True and out["one"] is None and out["close"] is True and out["far"] is False
+    out = agreement(table).set_index("method")
+    assert out.loc["same", "agrees"] is True and out.loc["one", "agrees"] is None
+    assert out.loc["close", "agrees"] is True and out.loc["far", "agrees"] is False
+    assert list(out["judged_by"]) == [BY_IDENTITY, "", BY_WELCH, BY_WELCH]
+
+
+def test_one_sampled_seed_is_judged_by_the_other_committed_seeds():
+    """A method regenerated at one seed: inside the 95% prediction interval of the grid's other
+    committed seeds agrees, outside it does not, and with fewer than 3 other seeds it cannot be judged."""
+    def run(method, value):
+        return {"env": "E", "method": method, "seed": 0, "identical": False, "problem": "",
+                "final_score_new": value, "final_score_old": 0.5, "auc_new": value, "auc_old": 0.5}
+
+    committed = pd.DataFrame([{"env": "E", "method": m, "seed": s, "final_score": v, "auc": v}
+                              for m in ("near", "far") for s, v in enumerate([0.5, 0.4, 0.6, 0.45, 0.55])]
+                             + [{"env": "E", "method": "few", "seed": s, "final_score": v, "auc": v}
+                                for s, v in enumerate([0.5, 0.4, 0.6])])
+    table = pd.DataFrame([run("near", 0.62), run("far", 0.95), run("few", 0.5)])
+    out = agreement(table, committed).set_index("method")
+    # the other seeds of "near"/"far": 0.4, 0.6, 0.45, 0.55 -> mean 0.5, s 0.0913, t(3) 3.182 -> +/- 0.325
+    low, high = prediction_interval(np.array([0.4, 0.6, 0.45, 0.55]))
+    assert (low, high) == pytest.approx((0.5 - 0.3248, 0.5 + 0.3248), abs=1e-3)
+    assert out.loc["near", "agrees"] is True and out.loc["near", "judged_by"] == BY_PREDICTION
+    assert out.loc["far", "agrees"] is False
+    assert out.loc["few", "agrees"] is None and out.loc["few", "judged_by"] == ""
+    with pytest.raises(ValueError, match="at least 2 values"):
+        prediction_interval(np.array([0.5]))
+
+
+def test_sample_takes_the_lowest_seed_of_each_method():
+    _, cells = load_grid(SMOKE, "/nonexistent")
+    chosen = select_cells(cells, sample=True)
+    assert {c.config.seed for c in chosen} == {0}
+    assert len(chosen) == len({(c.config.env, c.config.method) for c in cells})
+    assert {c.config.seed for c in select_cells(cells, seeds=[1], sample=True)} == {1}
 
 
 def test_verify_regenerates_a_grid_bit_for_bit(tmp_path, capsys):
@@ -82,15 +116,15 @@ def test_verify_regenerates_a_grid_bit_for_bit(tmp_path, capsys):
     assert "leads into the committed data" in capsys.readouterr().err
 
 
-def _committed_and_regenerated(tmp_path, shift: float) -> Path:
-    """A 3-seed grid written straight from `train` into a committed root, and its regenerated twin
+def _committed_and_regenerated(tmp_path, shift: float, seeds: int = 3) -> Path:
+    """A grid of `seeds` seeds written straight from `train` into a committed root, and its regenerated twin
     whose fixed-small runs differ from the committed ones by `shift` in every evaluation return (as a
     run from another processor would differ); the nas runs are copied unchanged."""
     from nasdqn.records import write_run
     from nasdqn.train import train
 
     grid = tmp_path / "tri.yaml"
-    grid.write_text("name: tri\nenvs: [NASDQN/InvertedPendulum-v0]\nmethods: [fixed-small, nas]\nseeds: 3\n"
+    grid.write_text(f"name: tri\nenvs: [NASDQN/InvertedPendulum-v0]\nmethods: [fixed-small, nas]\nseeds: {seeds}\n"
                     "steps: 600\noverrides: {learning_starts: 100, eval_every: 300, eval_episodes: 2, horizon: 100, "
                     "search_interval: 1}\n")
     for root in ("committed", "again"):
@@ -138,3 +172,17 @@ def test_verify_refuses_runs_whose_metrics_disagree(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 1, out
     assert "fixed-small: metrics disagree" in out and "not verified" in out
+
+
+def test_verify_sample_judges_one_seed_per_method_by_the_committed_seeds(tmp_path, capsys):
+    grid = _committed_and_regenerated(tmp_path, shift=1e-3, seeds=4)
+    report = tmp_path / "sample.csv"
+    code = main(["verify", str(grid), "--sample", "--into", str(tmp_path / "again"), "--root",
+                 str(tmp_path / "committed"), "--workers", "1", "--quiet", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "1 of 2 runs reproduced bit for bit" in out
+    assert "fixed-small: agree, by the prediction interval" in out
+    rows = pd.read_csv(report).set_index("method")
+    assert list(rows["seed"]) == [0, 0] and rows.loc["fixed-small", "judged_by"] == BY_PREDICTION
+    assert rows.loc["nas", "judged_by"] == BY_IDENTITY and rows["agrees"].all()
