@@ -2,6 +2,7 @@
 missing, waiting and failed runs are refused with the reason and listed, never shown."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nasdqn import report
@@ -139,6 +140,25 @@ def test_the_processor_table_counts_pinned_runs_and_processors_per_experiment(tm
     assert table.loc["b", "runs"] == 2 and table.loc["b", "pinned runs"] == 0
     assert table.loc["b", "processors"] == "not recorded"
     assert report.setup.processor_table(tmp_path / "empty").empty
+
+
+def test_the_verification_table_reads_each_check_and_its_judgment(tmp_path):
+    base = {"env": "E", "differing_tables": "evals", "problem": "", "host_new": "here", "host_old": "there"}
+    pd.DataFrame([{**base, "method": "a", "seed": 0, "identical": True, "largest_eval_difference": 0.0,
+                   "agrees": True, "judged_by": "bit identity"},
+                  {**base, "method": "b", "seed": 0, "identical": False, "largest_eval_difference": 3.5,
+                   "agrees": True, "judged_by": "prediction interval"},
+                  {**base, "method": "c", "seed": 0, "identical": False, "largest_eval_difference": 9.0,
+                   "agrees": None, "judged_by": None}]).to_csv(tmp_path / "sample-g.csv", index=False)
+    pd.DataFrame([{**base, "method": "a", "seed": 0, "identical": True, "largest_eval_difference": 0.0}]).to_csv(
+        tmp_path / "old-check.csv", index=False)  # written before verify recorded its judgment
+    checks, differing = report.setup.verification_table(tmp_path)
+    assert checks.loc["sample-g", "runs"] == 3 and checks.loc["sample-g", "bit for bit"] == 1
+    assert checks.loc["sample-g", "methods that differ"] == "1 agree (prediction interval), 1 cannot judge"
+    assert checks.loc["old-check", "methods that differ"] == "" and checks.loc["sample-g", "regenerated on"] == "here"
+    assert list(differing["runs that differ"]) == [1, 1]
+    assert differing["largest evaluation-return difference"].max() == 9.0
+    assert report.setup.verification_table(tmp_path / "none")[0].empty
 
 
 def test_the_pins_evidence_says_which_emulations_changed_which_runs(tmp_path):

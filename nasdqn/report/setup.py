@@ -11,7 +11,7 @@ import pandas as pd
 from nasdqn import REPO_ROOT
 from nasdqn.records import RunResult
 from nasdqn.report.format import method_order
-from nasdqn.report.load import data_root
+from nasdqn.report.load import data_root, grid_names
 
 
 def grid_table(results: list[RunResult]) -> pd.DataFrame:
@@ -63,6 +63,56 @@ def processor_table(root: Path | None = None) -> pd.DataFrame:
     runs = pd.DataFrame(rows)
     return runs.groupby("experiment").agg(**{"runs": ("pinned", "size"), "pinned runs": ("pinned", "sum"),
                                             "processors": ("processor", lambda p: "; ".join(sorted(set(p))))})
+
+
+def verification_table(folder: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The committed `nasdqn verify` reports (`data/verify/*.csv`): one row per check (its runs, how many
+    reproduced bit for bit, and of the methods that differ how many agree, disagree or could not be
+    judged, and by which interval), and per check and method the runs that differ and by how much."""
+    rows, differing = [], []
+    for path in sorted((folder or REPO_ROOT / "data" / "verify").glob("*.csv")):
+        r = pd.read_csv(path)
+        row = {"check": path.stem, "runs": len(r), "bit for bit": int(r["identical"].sum()),
+               "regenerated on": "; ".join(sorted(set(r["host_new"].dropna()))),
+               "committed runs made on": "; ".join(sorted(set(r["host_old"].dropna())))}
+        if "agrees" in r:  # reports written before verify recorded its judgment lack it
+            methods = r[~r["identical"]].drop_duplicates(["env", "method"])
+            judged = methods["agrees"].map({True: "agree", False: "disagree"}).fillna("cannot judge")
+            row["methods that differ"] = ", ".join(
+                f"{n} {word}" + (f" ({', '.join(sorted(set(methods.loc[judged == word, 'judged_by'].dropna())))})"
+                                 if word != "cannot judge" else "")
+                for word, n in judged.value_counts().items()) or "none"
+        rows.append(row)
+        differing.append(r.loc[~r["identical"]].assign(check=path.stem))
+    table = pd.DataFrame(rows).set_index("check").fillna("") if rows else pd.DataFrame()
+    if not differing or not sum(len(d) for d in differing):
+        return table, pd.DataFrame()
+    runs = pd.concat(differing, ignore_index=True)
+    return table, runs.groupby(["check", "env", "method"], sort=False).agg(
+        **{"runs that differ": ("seed", "size"), "largest evaluation-return difference": ("largest_eval_difference", "max")}
+    ).round(1)
+
+
+SAMPLE_PREFIX = "sample-"  # data/verify/sample-<experiment>.csv: `nasdqn verify --sample` of that grid
+
+
+def unsampled_text(checks: pd.DataFrame, root: Path | None = None) -> str:
+    """The experiments neither regenerated under the pins nor checked by a committed sample, each with
+    what one seed of it cost as run (total CPU over seeds, from its runs' timing.json)."""
+    pinned = processor_table(root)
+    regenerated = set(pinned.index[pinned["pinned runs"] == pinned["runs"]])
+    sampled = {c.removeprefix(SAMPLE_PREFIX) for c in checks.index if c.startswith(SAMPLE_PREFIX)}
+    left = [n for n in grid_names("") if n not in regenerated | sampled]
+    if not left:
+        return "every grid was regenerated or sampled."
+    costs = []
+    for name in left:
+        timings = [json.loads(t.read_text())["total"]
+                   for t in (root or data_root()).glob(f"runs/{name}/*/*/seed=*/timing.json")]
+        seeds = {t.name for t in (root or data_root()).glob(f"runs/{name}/*/*/seed=*")}
+        costs.append(f"`{name}` ({sum(timings) / max(len(seeds), 1) / 3600:.2f})")
+    return (f"not sampled yet, for want of CPU ({len(left)} grids; CPU-hours for one seed as run): "
+            + ", ".join(costs) + ".")
 
 
 def pins_evidence_text(path: Path | None = None) -> str:
