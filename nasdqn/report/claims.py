@@ -151,17 +151,21 @@ def variant_claims(variants: dict[str, Experiment], sweep: pd.DataFrame | None) 
     return pd.DataFrame(out).fillna("not judged")
 
 
-def claim_answers(claims: pd.DataFrame, chapter: str) -> str:
-    """The verdicts of the claims a chapter judges (`claims_table`'s first table), one sentence each, for
-    the chapter's opening paragraph: the same rule and numbers as the claims chapter."""
+def claim_answers(claims: pd.DataFrame, comparisons: pd.DataFrame, chapter: str) -> str:
+    """The verdicts of the claims a chapter judges, one sentence each, for the chapter's opening
+    paragraph: `claims_table`'s two tables (the claims, and their comparisons, whose `better` and `worse`
+    flags are counted here), so the same rule and numbers as the claims chapter."""
     rows = claims[claims["chapter"] == chapter]
     if rows.empty:
         return "No claim of the paper is judged on this chapter's data."
     out = []
     for claim, r in rows.iterrows():
-        better, worse = str(r["better / worse than"]).split(" of ")[0].split(" / ")
-        total = str(r["better / worse than"]).split(" of ")[-1]
-        out.append(f"**The paper's claim \"{claim}\" ({r['source']}): {r['verdict']}.** NAS-DQN is significantly "
-                   f"better than {better} and worse than {worse} of its {total} comparators on {r['measure']}; "
+        comp = comparisons[comparisons["claim"] == claim] if len(comparisons) else comparisons
+        head = f"**The paper's claim \"{claim}\" ({r['source']}): {r['verdict']}.**"
+        if comp.empty:
+            out.append(f"{head} The weakest effect is {r['weakest effect [95% CI]']}.")
+            continue
+        out.append(f"{head} NAS-DQN is significantly better than {int(comp['better'].sum())} and worse than "
+                   f"{int(comp['worse'].sum())} of its {len(comp)} comparators on {r['measure']}; "
                    f"the weakest effect is {r['weakest effect [95% CI]']} (Holm p {r['its Holm p']}).")
     return " ".join(out)
