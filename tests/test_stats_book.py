@@ -390,16 +390,17 @@ def test_final_score_spread_text_names_the_lowest_seed_and_its_architecture():
 def test_claim_answers_count_the_comparisons_as_numbers():
     from nasdqn import report
 
-    claims = pd.DataFrame({"source": ["abstract", "abstract", "summary"], "verdict": ["contradicted", "reproduced", "x"],
-                           "measure": ["AUC", "share", "final"], "weakest effect [95% CI]": ["-0.1 [-0.2, -0.05]",
-                                                                                          "0.05 [0.04, 0.06] %", "0"],
+    claims = pd.DataFrame({"source": ["abstract", "abstract", "summary"],
+                           "verdict": ["contradicted", "reproduced", "x"], "measure": ["AUC", "share", "final"],
+                           "weakest effect [95% CI]": ["-0.1 [-0.2, -0.05]", "0.05 [0.04, 0.06] %", "0"],
                            "its Holm p": ["0.001", "", ""], "chapter": ["efficiency", "efficiency", "results"]},
                           index=pd.Index(["auc claim", "share claim", "elsewhere"], name="claim"))
     comparisons = pd.DataFrame({"claim": ["auc claim"] * 3 + ["elsewhere"], "better": [True, False, False, True],
                                 "worse": [False, True, True, False]})
     text = report.claims.claim_answers(claims, comparisons, "efficiency")
-    assert ('**The paper\'s claim "auc claim" (abstract): contradicted.** NAS-DQN is significantly better than 1 and '
-            "worse than 2 of its 3 comparators on AUC; the weakest effect is -0.1 [-0.2, -0.05] (Holm p 0.001).") in text
+    assert ('**The paper\'s claim "auc claim" (abstract): contradicted.** NAS-DQN is significantly better than 1 '
+            "and worse than 2 of its 3 comparators on AUC; the weakest effect is -0.1 [-0.2, -0.05] "
+            "(Holm p 0.001).") in text
     assert text.endswith('"share claim" (abstract): reproduced.** The weakest effect is 0.05 [0.04, 0.06] %.')
     assert "elsewhere" not in text
     assert report.claims.claim_answers(claims, comparisons, "stability").startswith("No claim")

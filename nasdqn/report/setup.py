@@ -89,8 +89,8 @@ def verification_table(folder: Path | None = None) -> tuple[pd.DataFrame, pd.Dat
         return table, pd.DataFrame()
     runs = pd.concat(differing, ignore_index=True)
     return table, runs.groupby(["check", "env", "method"], sort=False).agg(
-        **{"runs that differ": ("seed", "size"), "largest evaluation-return difference": ("largest_eval_difference", "max")}
-    ).round(1)
+        **{"runs that differ": ("seed", "size"),
+           "largest evaluation-return difference": ("largest_eval_difference", "max")}).round(1)
 
 
 SAMPLE_PREFIX = "sample-"  # data/verify/sample-<experiment>.csv: `nasdqn verify --sample` of that grid
