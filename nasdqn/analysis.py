@@ -338,14 +338,20 @@ def search_choices(table: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
                                        "breaking_switches_mean"]).set_index(["env", "method"])
 
 
+def top_quarter_size(n: int) -> int:
+    """How many of `n` ranked architectures make a hindsight top quarter: ceil(n/4), at least 1 (6 of
+    the 24 swept). The one definition every chapter counts against."""
+    return max(1, math.ceil(n / 4))
+
+
 def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "final_score") -> pd.DataFrame:
     """Per task, every swept architecture ranked by `metric` (the pre-registered one, AUC; `second`
     breaks ties), with its bootstrap CI and the bootstrap probability of being in the task's top
-    quarter (ceil(n/4) of the n architectures). Tidy: one row per (env, arch)."""
+    quarter (`top_quarter_size`). Tidy: one row per (env, arch)."""
     rows = []
     for env, task in sweep.groupby("env", sort=False):
         groups = {registry.arch_name(m): g[metric].to_numpy(dtype=float) for m, g in task.groupby("method")}
-        k = math.ceil(len(groups) / 4)
+        k = top_quarter_size(len(groups))
         p_top = S.top_k_probability(groups, k)
         for method, g in task.groupby("method"):
             arch = registry.arch_name(method)
@@ -355,7 +361,7 @@ def task_hindsight(sweep: pd.DataFrame, metric: str = "auc", second: str = "fina
                          "cpu_seconds": float((g["sec_per_step"] * g["steps"]).sum())})
     table = pd.DataFrame(rows).sort_values(["env", metric, second], ascending=[True, False, False])
     table["rank"] = table.groupby("env").cumcount() + 1
-    table["top_quarter"] = table["rank"] <= table.groupby("env")["arch"].transform(lambda a: math.ceil(len(a) / 4))
+    table["top_quarter"] = table["rank"] <= table.groupby("env")["arch"].transform(lambda a: top_quarter_size(len(a)))
     return table.reset_index(drop=True)
 
 
@@ -510,7 +516,7 @@ def does_it_learn(table: pd.DataFrame, ranking: pd.DataFrame, beliefs: pd.DataFr
     one-sided, 0.05), and its belief mass on the hindsight top `k` at the last decision exceeds the
     uniform share. Returns the counts, the test, the belief mass and the answer (True / False)."""
     ranks = final_arch_ranks(table, ranking)
-    quarter = max(1, len(ranking) // 4)
+    quarter = top_quarter_size(len(ranking))
 
     def in_top(m: str) -> tuple[int, int]:
         r = ranks.loc[ranks["method"] == m, "hindsight_rank"]
@@ -536,12 +542,12 @@ def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, c
                       target: int = 7) -> dict:
     """Does a population method deploy a hindsight-top architecture? Its deployed (final)
     architecture's rank in `ranking` by AUC (the pre-registered metric) per seed; how many seeds land
-    in the top quarter (ceil(n/4)); a one-sided binomial test against the quarter's share, 0.25,
+    in the top quarter (`top_quarter_size`); a one-sided binomial test against the quarter's share, 0.25,
     which a uniform pick would hit; and Fisher's exact test (one-sided) against `control`, the random
     selection of the same mechanism. Met: at least `target` of 10 seeds (scaled to the seeds run) and
     both tests significant at 0.05."""
     order = list(ranking.sort_values("rank").index)
-    quarter = math.ceil(len(order) / 4)
+    quarter = top_quarter_size(len(order))
     share = quarter / len(order)
     counts = {}
     ranks = {}
@@ -625,7 +631,7 @@ def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence
                      metric: str = "auc") -> pd.DataFrame:
     """Per task (in `table`'s order) and selecting method: the hindsight rank (`task_hindsight` of
     `sweep`, whose seeds are apart from `table`'s) of the architecture each seed deployed, how many
-    land in the top quarter (ceil(n/4)), the `metric` regret to the hindsight best (the method's mean
+    land in the top quarter (`top_quarter_size`), the `metric` regret to the hindsight best (the method's mean
     minus the best architecture's sweep runs', with a bootstrap interval: top architectures tie, so a
     rank alone overstates a miss), the mean final score, and one run's CPU (median) against one run
     of the task's preset network (`preset[env]`: that network's method in `table`) and against the
@@ -646,8 +652,8 @@ def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence
             run_cpu = float(cpu[g.index].median())
             rows.append({
                 "env": env, "method": method, "runs": len(g), "ranks": tuple(int(r) for r in ranks.dropna()),
-                "quarter": math.ceil(len(hind) / 4), "swept": len(hind),
-                "top_quarter_runs": int((ranks <= math.ceil(len(hind) / 4)).sum()), "hindsight_best": best,
+                "quarter": top_quarter_size(len(hind)), "swept": len(hind),
+                "top_quarter_runs": int((ranks <= top_quarter_size(len(hind))).sum()), "hindsight_best": best,
                 metric: float(x.mean()), "regret": regret[0], "regret_low": regret[1], "regret_high": regret[2],
                 "final_score": float(g["final_score"].mean()), "cpu_seconds": run_cpu,
                 "x_preset": run_cpu / preset_cpu, "sweep_share": run_cpu / float(sweep_cpu[env].sum()),

@@ -572,3 +572,9 @@ def test_search_choices_counts_deployed_architectures_per_task_and_method():
     assert out.loc[("B", "nas"), "final_architectures"] == "relu-64 x2, tanh-32 x1"
     assert out.loc[("B", "nas"), ["switches_mean", "breaking_switches_mean"]].tolist() == [5.0, 0.3]
     assert analysis.search_choices(table, ["random"]).empty
+
+
+def test_the_top_quarter_is_a_ceiling_of_a_quarter_and_never_empty():
+    from nasdqn.analysis import top_quarter_size
+
+    assert [top_quarter_size(n) for n in (24, 25, 4, 3, 1)] == [6, 7, 1, 1, 1]
