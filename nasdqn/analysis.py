@@ -454,7 +454,7 @@ def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: 
                 "best_difference": vs_best[0], "best_low": vs_best[1], "best_high": vs_best[2],
                 "reference_difference": vs_ref[0], "reference_low": vs_ref[1], "reference_high": vs_ref[2],
                 "top_quarter_runs": int(deployed.sum()), "runs": len(g),
-                "deployed_median_rank": float(g["final_arch"].map(hind["rank"]).median()), "swept": len(hind),
+                "deployed_median_rank": float(deployed_ranks(g["final_arch"], hind).median()), "swept": len(hind),
                 "cost_share": float(np.median(g["sec_per_step"] * g["steps"]) / hind["cpu_seconds"].sum()),
             })
     return pd.DataFrame(rows)
@@ -490,10 +490,17 @@ def top_mass(beliefs: pd.DataFrame, ranking: pd.DataFrame, k: int = 3) -> pd.Dat
     return beliefs.groupby(["method", "seed", "step"]).apply(per_decision, include_groups=False).reset_index()
 
 
+def deployed_ranks(final_arch: pd.Series, ranking: pd.DataFrame) -> pd.Series:
+    """The hindsight rank (1 = best; `ranking` indexed by architecture, with its `rank`) of each run's
+    deployed (final) architecture: NaN for one the sweep did not run. The one definition of a
+    deployed rank."""
+    return final_arch.map(ranking["rank"])
+
+
 def final_arch_ranks(table: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
     """Each searching run's final architecture with its rank in the hindsight ranking."""
     out = table.loc[~table["method"].map(registry.is_fixed).astype(bool), ["method", "seed", "final_arch"]].copy()
-    out["hindsight_rank"] = out["final_arch"].map(ranking["rank"])
+    out["hindsight_rank"] = deployed_ranks(out["final_arch"], ranking)
     return out
 
 
@@ -553,7 +560,8 @@ def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, c
     ranks = {}
     for m in (method, control):
         runs = table[table["method"] == m].sort_values("seed")
-        ranks[m] = {int(s): order.index(a) + 1 for s, a in zip(runs["seed"], runs["final_arch"], strict=True)}
+        deployed = deployed_ranks(runs["final_arch"], ranking)
+        ranks[m] = {int(s): int(r) for s, r in zip(runs["seed"], deployed, strict=True)}
         counts[m] = (sum(r <= quarter for r in ranks[m].values()), len(ranks[m]))
     (top, n), (c_top, c_n) = counts[method], counts[control]
     binomial_p = float(sps.binomtest(top, n, share, alternative="greater").pvalue) if n else np.nan
@@ -648,7 +656,7 @@ def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence
                 continue
             x = g[metric].to_numpy(float)
             regret = S.mean_difference_ci(x, best_runs) if len(x) > 1 and len(best_runs) > 1 else (np.nan,) * 3
-            ranks = g["final_arch"].map(hind["rank"])
+            ranks = deployed_ranks(g["final_arch"], hind)
             run_cpu = float(cpu[g.index].median())
             rows.append({
                 "env": env, "method": method, "runs": len(g), "ranks": tuple(int(r) for r in ranks.dropna()),

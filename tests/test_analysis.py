@@ -578,3 +578,11 @@ def test_the_top_quarter_is_a_ceiling_of_a_quarter_and_never_empty():
     from nasdqn.analysis import top_quarter_size
 
     assert [top_quarter_size(n) for n in (24, 25, 4, 3, 1)] == [6, 7, 1, 1, 1]
+
+
+def test_a_deployed_rank_is_the_hindsight_rank_of_the_final_architecture():
+    from nasdqn.analysis import deployed_ranks
+
+    ranking = pd.DataFrame({"rank": [1, 2, 3]}, index=pd.Index(["tanh-64", "relu-32", "relu-64"], name="arch"))
+    ranks = deployed_ranks(pd.Series(["relu-64", "tanh-64", "relu-999"]), ranking)
+    assert ranks.iloc[:2].tolist() == [3, 1] and np.isnan(ranks.iloc[2])
