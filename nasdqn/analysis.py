@@ -431,14 +431,22 @@ def _against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, metric: str):
         yield env, task, hind, best, best_runs
 
 
+def sweep_cpu_seconds(sweep: pd.DataFrame) -> pd.Series:
+    """Per task, the CPU seconds of one sweep: one run (the mean over its seeds) of every architecture,
+    as run. The one definition of "the sweep" a run's cost share is measured against."""
+    cpu = (sweep["sec_per_step"] * sweep["steps"]).groupby([sweep["env"], sweep["method"]]).mean()
+    return cpu.groupby(level="env").sum()
+
+
 def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence[str],
                              reference: str = registry.FIXED_MEDIUM, metric: str = "auc") -> pd.DataFrame:
     """Per task and searching method: its mean `metric`, the difference to the task's hindsight best
     (rank 1 of `task_hindsight` on `sweep`; its sweep runs, seeds apart from `table`'s) and to
     `reference` (in `table`), both with bootstrap CIs; how many runs deployed an architecture of the
     hindsight top quarter, and the median hindsight rank (of `swept` architectures) of what they
-    deployed; and one run's CPU time as a share of the whole sweep's on that task."""
+    deployed; and one run's CPU time (median) as a share of the task's sweep (`sweep_cpu_seconds`)."""
     rows = []
+    one_sweep = sweep_cpu_seconds(sweep)
     for env, task, hind, best, best_runs in _against_hindsight(table, sweep, metric):
         ref_runs = task.loc[task["method"] == reference, metric].to_numpy(float)
         for method in methods:
@@ -455,7 +463,7 @@ def search_against_hindsight(table: pd.DataFrame, sweep: pd.DataFrame, methods: 
                 "reference_difference": vs_ref[0], "reference_low": vs_ref[1], "reference_high": vs_ref[2],
                 "top_quarter_runs": int(deployed.sum()), "runs": len(g),
                 "deployed_median_rank": float(deployed_ranks(g["final_arch"], hind).median()), "swept": len(hind),
-                "cost_share": float(np.median(g["sec_per_step"] * g["steps"]) / hind["cpu_seconds"].sum()),
+                "cost_share": float(np.median(g["sec_per_step"] * g["steps"]) / one_sweep[env]),
             })
     return pd.DataFrame(rows)
 
@@ -617,7 +625,7 @@ def population_cost(compute: pd.DataFrame, table: pd.DataFrame, sweep: pd.DataFr
     ratios in cost-weighted updates: the run's against a fixed-medium run's and the sweep's (each
     fixed run making one update per step)."""
     cpu = (table["sec_per_step"] * table["steps"]).groupby(table["method"]).mean()
-    one_sweep = float((sweep["sec_per_step"] * sweep["steps"]).groupby(sweep["method"]).mean().sum())
+    one_sweep = float(sweep_cpu_seconds(sweep).sum())  # the sweep of the one task these runs are on
     out = compute.groupby("method", sort=False).agg(
         run_seconds=("total_seconds", "mean"), candidate_updates=("candidate_updates", "mean"),
         deployed_updates=("deployed_updates", "mean"), search_share=("search_share", "mean"))
@@ -646,7 +654,7 @@ def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence
     sweep (one seed of every architecture). CPU is as run: the machine's load at the time counts."""
     table = table.reset_index(drop=True)  # grids joined by concat repeat index labels
     cpu = table["sec_per_step"] * table["steps"]
-    sweep_cpu = (sweep["sec_per_step"] * sweep["steps"]).groupby([sweep["env"], sweep["method"]]).mean()
+    sweep_cpu = sweep_cpu_seconds(sweep)
     rows = []
     for env, task, hind, best, best_runs in _against_hindsight(table, sweep, metric):
         preset_cpu = float(cpu[task.index[task["method"] == preset.get(env)]].median())
@@ -664,7 +672,7 @@ def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence
                 "top_quarter_runs": int((ranks <= top_quarter_size(len(hind))).sum()), "hindsight_best": best,
                 metric: float(x.mean()), "regret": regret[0], "regret_low": regret[1], "regret_high": regret[2],
                 "final_score": float(g["final_score"].mean()), "cpu_seconds": run_cpu,
-                "x_preset": run_cpu / preset_cpu, "sweep_share": run_cpu / float(sweep_cpu[env].sum()),
+                "x_preset": run_cpu / preset_cpu, "sweep_share": run_cpu / float(sweep_cpu[env]),
             })
     return pd.DataFrame(rows)
 

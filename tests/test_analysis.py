@@ -556,8 +556,9 @@ def test_search_against_hindsight_per_task():
     assert list(out.index) == [("A", "nas")] and r["hindsight_best"] == "relu-64"
     assert r["best_difference"] == pytest.approx(-0.2) and r["best_high"] < 0
     assert r["reference_difference"] == pytest.approx(0.1)
-    # Every nas run deployed relu-64, the top quarter (1 of 4); one nas run (300 s) against the 1200 s sweep.
-    assert (r["top_quarter_runs"], r["runs"]) == (3, 3) and r["cost_share"] == pytest.approx(0.25)
+    # Every nas run deployed relu-64, the top quarter (1 of 4); one nas run (300 s) against the sweep, one
+    # 100 s run of each of the 4 architectures (400 s).
+    assert (r["top_quarter_runs"], r["runs"]) == (3, 3) and r["cost_share"] == pytest.approx(0.75)
     assert (r["deployed_median_rank"], r["swept"]) == (1.0, 4)
 
 
@@ -586,3 +587,11 @@ def test_a_deployed_rank_is_the_hindsight_rank_of_the_final_architecture():
     ranking = pd.DataFrame({"rank": [1, 2, 3]}, index=pd.Index(["tanh-64", "relu-32", "relu-64"], name="arch"))
     ranks = deployed_ranks(pd.Series(["relu-64", "tanh-64", "relu-999"]), ranking)
     assert ranks.iloc[:2].tolist() == [3, 1] and np.isnan(ranks.iloc[2])
+
+
+def test_the_sweep_a_cost_share_is_measured_against_is_one_run_of_each_architecture():
+    from nasdqn.analysis import sweep_cpu_seconds
+
+    sweep = pd.DataFrame({"env": ["A"] * 4 + ["B"], "method": ["fixed:x", "fixed:x", "fixed:y", "fixed:y", "fixed:x"],
+                          "sec_per_step": [1.0, 3.0, 0.5, 0.5, 2.0], "steps": [10, 10, 10, 10, 100]})
+    assert sweep_cpu_seconds(sweep).to_dict() == {"A": 25.0, "B": 200.0}  # A: mean 20 (x) + mean 5 (y)

@@ -278,7 +278,7 @@ def test_halving_cost_and_answer_are_computed_from_the_runs_timings_and_state_th
                             "search_share": [0.6, 0.7], "total_seconds": [600.0, 600.0], "selection_episodes": [9, 9],
                             "weighted_updates": [160_000.0, 160_000.0]})
     table = pd.DataFrame({"method": ["fixed-medium", "nas"], "sec_per_step": [0.001, 0.002], "steps": [100_000] * 2})
-    sweep = pd.DataFrame({"method": ["fixed:a", "fixed:a", "fixed:b"], "sec_per_step": [0.01, 0.03, 0.01],
+    sweep = pd.DataFrame({"env": "E", "method": ["fixed:a", "fixed:a", "fixed:b"], "sec_per_step": [0.01, 0.03, 0.01],
                           "steps": [100_000] * 3})  # one seed of each: 2000 + 1000 s
     cost = analysis.population_cost(compute, table, sweep, pd.Series({"a": 1.0, "b": 3.0, "relu-64x64": 1.0}))
     row = cost.loc["halving"]
