@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pandas as pd
 
+from nasdqn import analysis
+from nasdqn import methods as registry
+from nasdqn.analysis import Metric
 from nasdqn.report.format import ci_text
-from nasdqn.report.load import grid_names
+from nasdqn.report.load import grid_description, grid_names, load_experiment
 
 GROWTH_CONTROL = "ablation-growth"  # another seed's NAS-DQN moves, made at its times, with no feedback
 
@@ -54,3 +60,87 @@ def ablation_answer(comps: dict[str, pd.DataFrame]) -> str:
 def ablation_experiments() -> list[str]:
     """The ablation grids (experiments/ablation-*.yaml), by name."""
     return grid_names("ablation-")
+
+
+# The paper grid's random controls, as variants of the controller (label -> what changes).
+CONTROLLER_VARIANTS = {"random": "the paper's random search (a uniform draw every window)",
+                       "random-matched": "uniform draws at NAS-DQN's own switch times",
+                       "random-freeze": "one uniform draw, held for the run"}
+MEASURES = (Metric("final_score", "final score"), Metric("auc", "AUC"))
+
+
+@dataclass
+class Ablations:
+    """The ablations chapter's data: the reference runs (the paper grid's nas) and every variant's."""
+
+    table: pd.DataFrame  # metrics of every run, method = "nas" or the variant's label
+    variants: dict[str, str]  # label -> what changes
+    refused: list[str]
+    hours: dict[str, float]  # ablation grid -> CPU-hours as run
+    comps: dict[str, pd.DataFrame]  # measure column -> full NAS-DQN minus each variant (Holm over them)
+
+
+def load_ablations(root: Path | None = None) -> Ablations | None:
+    """The paper grid's nas runs against its random controls and every committed ablation grid; None
+    without nas runs or variants."""
+    paper = load_experiment("paper", root)
+    if paper is None or registry.NAS not in set(paper.metrics["method"]):
+        return None
+    m = paper.metrics
+    parts, variants, refused, hours = [m[m["method"] == registry.NAS]], {}, [], {}
+    for control, what in CONTROLLER_VARIANTS.items():
+        if (m["method"] == control).any():
+            variants[f"controller: {control}"] = what
+            parts.append(m[m["method"] == control].assign(method=f"controller: {control}"))
+    for name in ablation_experiments():
+        exp = load_experiment(name, root)
+        if exp is None or exp.metrics.empty:
+            continue
+        variants[name] = grid_description(name).removeprefix("NAS-DQN ablation: ")
+        refused += exp.refused
+        hours[name] = exp.cpu_hours
+        parts.append(exp.metrics.assign(method=name))
+    if not variants:
+        return None
+    table = pd.concat(parts, ignore_index=True)
+    comps = {metric.column: analysis.compare(table, metric, registry.NAS, list(variants)) for metric in MEASURES}
+    return Ablations(table, variants, refused, hours, comps)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{x}`" for x in names) if names else "none"
+
+
+def ablation_text(ab: Ablations) -> str:
+    """Which parts' removal significantly lowers or raises each measure, the grids' cost, and why
+    distillation has no variant of its own (when the reference runs never broke the function)."""
+    def moved(column: str, flag: str) -> list[str]:
+        c = ab.comps[column]
+        return [a for a, b in zip(c["against"], c[flag], strict=True) if b]
+
+    breaks = int(ab.table.loc[ab.table["method"] == registry.NAS, "breaking_switches"].sum())
+    return (f"Variants with data: {len(ab.variants)}. Parts whose removal significantly lowers the final score: "
+            f"{_names(moved('final_score', 'better'))}; whose change significantly raises it: "
+            f"{_names(moved('final_score', 'worse'))}. On AUC (sample efficiency): lowered by "
+            f"{_names(moved('auc', 'better'))}; raised by {_names(moved('auc', 'worse'))}. Ablation grids: "
+            + (", ".join(f"`{n}` {h:.1f} CPU-hours" for n, h in ab.hours.items()) or "none run") + " (as run)."
+            + (" Morphing plus distillation is not a separate variant: distillation acts only after a move that "
+               f"breaks the function, and the reference runs made {breaks} such moves in all." if breaks == 0 else ""))
+
+
+def ablation_table(ab: Ablations) -> tuple[pd.DataFrame, str]:
+    """Per variant: what changes, seeds, its final score, and full NAS-DQN minus it on both measures with
+    Holm's p; and the reference's final score as text."""
+    f, a = ab.comps["final_score"].set_index("against"), ab.comps["auc"].set_index("against")
+    s_final = analysis.summary(ab.table, "final_score")
+    names = list(ab.variants)
+    out = pd.DataFrame({
+        "what changes": pd.Series(ab.variants),
+        "seeds": s_final["runs"].reindex(names),
+        "final score [95% CI]": [ci_text(*s_final.loc[v, ["final_score", "low", "high"]]) for v in names],
+        "effect on final score": [ci_text(*f.loc[v, ["difference", "diff_low", "diff_high"]]) for v in names],
+        "Holm p (final)": f["welch_p_holm"].reindex(names).round(3),
+        "effect on AUC": [ci_text(*a.loc[v, ["difference", "diff_low", "diff_high"]]) for v in names],
+        "Holm p (AUC)": a["welch_p_holm"].reindex(names).round(3),
+    })
+    return out, ci_text(*s_final.loc[registry.NAS, ["final_score", "low", "high"]])
