@@ -5,6 +5,7 @@ numbers; text is made only at the end."""
 from nasdqn.report import (  # noqa: F401  (the chapters reach every module through the package)
     ablations,
     claims,
+    dynamics,
     figures,
     format,
     hindsight,
