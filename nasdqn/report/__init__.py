@@ -12,6 +12,7 @@ from nasdqn.report import (  # noqa: F401  (the chapters reach every module thro
     load,
     peers,
     protocol,
+    results,
     selection,
     setup,
     tasks,
