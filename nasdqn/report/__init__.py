@@ -10,6 +10,7 @@ from nasdqn.report import (  # noqa: F401  (the chapters reach every module thro
     format,
     hindsight,
     load,
+    overhead,
     peers,
     protocol,
     results,
