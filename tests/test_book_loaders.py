@@ -207,3 +207,20 @@ def test_every_report_module_finds_grid_files_in_the_one_experiments_directory(t
     assert report.transfer.transfer_experiments() == ["transfer-x"]
     assert report.load.grid_description("paper") == "grid paper"
     assert report.load.grid_file("racing", planned=True) == tmp_path / "planned" / "racing.yaml"
+
+
+def test_the_sample_text_counts_what_fell_outside_against_chance(tmp_path):
+    def sample(name, rows):
+        pd.DataFrame([{"env": "E", "method": m, "seed": 0, "identical": i, "agrees": a} for m, i, a in rows]).to_csv(
+            tmp_path / f"{name}.csv", index=False)
+
+    sample("sample-g1", [("a", True, True), ("b", False, True), ("c", False, False)])
+    sample("sample-g2", [("a", False, None)])
+    sample("escalated-g1", [("c", False, True)])
+    text = report.setup.sample_text(tmp_path)
+    assert text.startswith("The samples cover 2 grids and 4 (env, method) cells, one pinned run each: 1 reproduced "
+                           "bit for bit, 1 lie within the 95% prediction interval of their grid's other seeds, 1 "
+                           "outside it (`g1` c), and 1 could not be judged")
+    assert "about 10% would fall outside by chance: about 0.2 of these 2." in text
+    assert "`g1`, flagged, was regenerated at all 1 seeds: its methods agree" in text
+    assert report.setup.sample_text(tmp_path / "none").startswith("No sample")

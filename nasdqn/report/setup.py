@@ -104,15 +104,52 @@ def unsampled_text(checks: pd.DataFrame, root: Path | None = None) -> str:
     sampled = {c.removeprefix(SAMPLE_PREFIX) for c in checks.index if c.startswith(SAMPLE_PREFIX)}
     left = [n for n in grid_names("") if n not in regenerated | sampled]
     if not left:
-        return "every grid was regenerated or sampled."
+        return "Every grid was regenerated or sampled."
     costs = []
     for name in left:
         timings = [json.loads(t.read_text())["total"]
                    for t in (root or data_root()).glob(f"runs/{name}/*/*/seed=*/timing.json")]
         seeds = {t.name for t in (root or data_root()).glob(f"runs/{name}/*/*/seed=*")}
         costs.append(f"`{name}` ({sum(timings) / max(len(seeds), 1) / 3600:.2f})")
-    return (f"not sampled yet, for want of CPU ({len(left)} grids; CPU-hours for one seed as run): "
+    return (f"Not sampled yet, for want of CPU ({len(left)} grids; CPU-hours for one seed as run): "
             + ", ".join(costs) + ".")
+
+
+ESCALATED_PREFIX = "escalated-"  # data/verify/escalated-<experiment>.csv: a flagged sample, every seed
+CHANCE_OUTSIDE = 1 - 0.95 ** 2  # a method is judged on two metrics, each by a 95% interval
+
+
+def sample_text(folder: Path | None = None) -> str:
+    """What the committed samples found: per method sampled, bit for bit, inside or outside the
+    prediction interval of the other seeds, or not judged; how many would fall outside by chance; and
+    the verdict of every flagged grid regenerated at all its seeds (Welch's interval)."""
+    folder = folder or REPO_ROOT / "data" / "verify"
+    samples = sorted(folder.glob(f"{SAMPLE_PREFIX}*.csv"))
+    if not samples:
+        return "No sample has been committed yet."
+    rows = pd.concat([pd.read_csv(p).assign(grid=p.stem.removeprefix(SAMPLE_PREFIX)) for p in samples],
+                     ignore_index=True).drop_duplicates(["grid", "env", "method"])
+    identical = rows["identical"].astype(bool)
+    judged = rows[~identical]
+    outside = judged[judged["agrees"].eq(False)]
+    unjudged = judged[judged["agrees"].isna()]
+    n_judged = len(judged) - len(unjudged)
+    named = ", ".join(f"`{g}` {m}" for g, m in outside[["grid", "method"]].to_numpy())
+    text = (f"The samples cover {len(samples)} grids and {len(rows)} (env, method) cells, one pinned run each: "
+            f"{int(identical.sum())} reproduced bit for bit, {int(judged['agrees'].eq(True).sum())} lie within the "
+            f"95% prediction interval of their grid's other seeds, {len(outside)} outside it"
+            + (f" ({named})" if len(outside) else "")
+            + (f", and {len(unjudged)} could not be judged (fewer than 3 other seeds)" if len(unjudged) else "")
+            + ". Each cell is judged on two measures at 95%, so even if every regenerated run came from the "
+            f"committed runs' distribution, about {CHANCE_OUTSIDE:.0%} would fall outside by chance: about "
+            f"{CHANCE_OUTSIDE * n_judged:.1f} of these {n_judged}.")
+    for path in sorted(folder.glob(f"{ESCALATED_PREFIX}*.csv")):
+        r = pd.read_csv(path)
+        agrees = r.drop_duplicates(["env", "method"])["agrees"]
+        text += (f" `{path.stem.removeprefix(ESCALATED_PREFIX)}`, flagged, was regenerated at all {len(r)} seeds: "
+                 + ("its methods agree with the committed runs within Welch's 95% interval." if agrees.eq(True).all()
+                    else "it does not agree within Welch's 95% interval."))
+    return text
 
 
 def pins_evidence_text(path: Path | None = None) -> str:
