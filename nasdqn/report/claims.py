@@ -14,7 +14,7 @@ from nasdqn.analysis import BEST_FIXED, PAPER_COMPARATORS, RANDOM_CONTROLS
 from nasdqn.records import cached, run_fingerprint
 from nasdqn.report.format import ci_text, method_order
 from nasdqn.report.load import Experiment, arch_costs, cache_dir
-from nasdqn.stats import bootstrap_ci
+from nasdqn.stats import bootstrap_ci, mean_difference_ci
 
 BASELINES, RANDOM_CONTROLS = PAPER_COMPARATORS, RANDOM_CONTROLS
 
@@ -169,3 +169,57 @@ def claim_answers(claims: pd.DataFrame, comparisons: pd.DataFrame, chapter: str)
                    f"{int(comp['worse'].sum())} of its {len(comp)} comparators on {r['measure']}; "
                    f"the weakest effect is {r['weakest effect [95% CI]']} (Holm p {r['its Holm p']}).")
     return " ".join(out)
+
+
+def nas_targets(exp: Experiment, claims: pd.DataFrame, hindsight: tuple | None) -> pd.DataFrame:
+    """The reproduction's own targets for NAS-DQN, each with what was measured and whether it was met:
+    against the hindsight best and fixed-medium, the total cost against the sweep's, the deployed
+    architecture's rank, the random controls (from `claims`, `claims_table`'s first table), the search's
+    share of wall time and (reported, no limit) the cost of the networks it chose."""
+    table = exp.metrics
+    methods = set(table["method"])
+    if registry.NAS not in methods:
+        return pd.DataFrame()
+
+    def per_run(method: str, column: str) -> np.ndarray:
+        return table.loc[table["method"] == method, column].to_numpy()
+
+    targets = []
+    if hindsight is not None:
+        sweep, ranking = hindsight
+        best = ranking.index[0]
+        best_runs = sweep.metrics.loc[sweep.metrics["method"] == registry.fixed_method(best), "final_score"].to_numpy()
+        d, lo, hi = mean_difference_ci(per_run(registry.NAS, "final_score"), best_runs)
+        targets.append({"target": f"final score within 0.02 of the hindsight best ({best})",
+                        "measured": ci_text(d, lo, hi, 3), "met": bool(d >= -0.02)})
+        if registry.FIXED_MEDIUM in methods:
+            d, lo, hi = mean_difference_ci(per_run(registry.NAS, "auc"), per_run(registry.FIXED_MEDIUM, "auc"))
+            targets.append({"target": "AUC at least fixed-medium's", "measured": ci_text(d, lo, hi, 3),
+                            "met": bool(d >= 0)})
+        sweep_cost = sum(r.meta.get("wall_time") or 0 for r in sweep.runs)
+        nas_cost = np.median([r.meta.get("wall_time") or 0 for r in exp.runs if r.config.method == registry.NAS])
+        targets.append({"target": "total cost far below the sweep's", "measured":
+                        f"one NAS-DQN run {nas_cost:.0f} s vs sweep {sweep_cost / 3600:.1f} h: ratio "
+                        f"{nas_cost / sweep_cost:.4f}", "met": bool(nas_cost < 0.1 * sweep_cost)})
+        quarter = analysis.top_quarter_size(len(ranking))
+        ranks = analysis.final_arch_ranks(table, ranking)
+        r = ranks.loc[ranks["method"] == registry.NAS, "hindsight_rank"]
+        targets.append({"target": f"final architecture in the hindsight top quarter (rank <= {quarter}) in most seeds",
+                        "measured": f"{int((r <= quarter).sum())} of {len(r)} seeds",
+                        "met": bool((r <= quarter).sum() > len(r) / 2)})
+    for claim in ("learned search beats random search (final)", "learned search beats random search (AUC)"):
+        row = claims.loc[claim]
+        targets.append({"target": f"beats every random control with Holm-corrected significance: "
+                                  f"{claim.split('(')[1][:-1]}",
+                        "measured": f"better / worse than {row['better / worse than']}",
+                        "met": row["verdict"] == "reproduced"})
+    share = per_run(registry.NAS, "search_share")
+    targets.append({"target": "controller and morphing under 2% of wall time",
+                    "measured": f"max {100 * share.max():.3f} % over runs", "met": bool(share.max() < 0.02)})
+    costs = arch_costs()
+    if costs is not None:
+        cc = analysis.chosen_cost([r for r in exp.runs if r.config.method == registry.NAS], costs)
+        targets.append({"target": "cost of the chosen architectures against fixed-medium (reported, no limit)",
+                        "measured": ci_text(*bootstrap_ci(cc["chosen_cost"].to_numpy())) + " x relu-64x64",
+                        "met": None})
+    return pd.DataFrame(targets).set_index("target")
