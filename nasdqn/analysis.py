@@ -561,9 +561,8 @@ def selection_quality(table: pd.DataFrame, ranking: pd.DataFrame, method: str, c
     which a uniform pick would hit; and Fisher's exact test (one-sided) against `control`, the random
     selection of the same mechanism. Met: at least `target` of 10 seeds (scaled to the seeds run) and
     both tests significant at 0.05."""
-    order = list(ranking.sort_values("rank").index)
-    quarter = top_quarter_size(len(order))
-    share = quarter / len(order)
+    quarter = top_quarter_size(len(ranking))
+    share = quarter / len(ranking)
     counts = {}
     ranks = {}
     for m in (method, control):
@@ -666,10 +665,11 @@ def selection_report(table: pd.DataFrame, sweep: pd.DataFrame, methods: Sequence
             regret = S.mean_difference_ci(x, best_runs) if len(x) > 1 and len(best_runs) > 1 else (np.nan,) * 3
             ranks = deployed_ranks(g["final_arch"], hind)
             run_cpu = float(cpu[g.index].median())
+            quarter = top_quarter_size(len(hind))
             rows.append({
                 "env": env, "method": method, "runs": len(g), "ranks": tuple(int(r) for r in ranks.dropna()),
-                "quarter": top_quarter_size(len(hind)), "swept": len(hind),
-                "top_quarter_runs": int((ranks <= top_quarter_size(len(hind))).sum()), "hindsight_best": best,
+                "quarter": quarter, "swept": len(hind),
+                "top_quarter_runs": int((ranks <= quarter).sum()), "hindsight_best": best,
                 metric: float(x.mean()), "regret": regret[0], "regret_low": regret[1], "regret_high": regret[2],
                 "final_score": float(g["final_score"].mean()), "cpu_seconds": run_cpu,
                 "x_preset": run_cpu / preset_cpu, "sweep_share": run_cpu / float(sweep_cpu[env]),

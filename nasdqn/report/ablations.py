@@ -10,7 +10,7 @@ import pandas as pd
 from nasdqn import analysis
 from nasdqn import methods as registry
 from nasdqn.analysis import Metric
-from nasdqn.report.format import ci_text
+from nasdqn.report.format import ci_text, code_list
 from nasdqn.report.load import grid_description, grid_names, load_experiment
 
 GROWTH_CONTROL = "ablation-growth"  # another seed's NAS-DQN moves, made at its times, with no feedback
@@ -107,9 +107,6 @@ def load_ablations(root: Path | None = None) -> Ablations | None:
     return Ablations(table, variants, refused, hours, comps)
 
 
-def _names(names: list[str]) -> str:
-    return ", ".join(f"`{x}`" for x in names) if names else "none"
-
 
 def ablation_text(ab: Ablations) -> str:
     """Which parts' removal significantly lowers or raises each measure, the grids' cost, and why
@@ -120,9 +117,9 @@ def ablation_text(ab: Ablations) -> str:
 
     breaks = int(ab.table.loc[ab.table["method"] == registry.NAS, "breaking_switches"].sum())
     return (f"Variants with data: {len(ab.variants)}. Parts whose removal significantly lowers the final score: "
-            f"{_names(moved('final_score', 'better'))}; whose change significantly raises it: "
-            f"{_names(moved('final_score', 'worse'))}. On AUC (sample efficiency): lowered by "
-            f"{_names(moved('auc', 'better'))}; raised by {_names(moved('auc', 'worse'))}. Ablation grids: "
+            f"{code_list(moved('final_score', 'better'))}; whose change significantly raises it: "
+            f"{code_list(moved('final_score', 'worse'))}. On AUC (sample efficiency): lowered by "
+            f"{code_list(moved('auc', 'better'))}; raised by {code_list(moved('auc', 'worse'))}. Ablation grids: "
             + (", ".join(f"`{n}` {h:.1f} CPU-hours" for n, h in ab.hours.items()) or "none run") + " (as run)."
             + (" Morphing plus distillation is not a separate variant: distillation acts only after a move that "
                f"breaks the function, and the reference runs made {breaks} such moves in all." if breaks == 0 else ""))

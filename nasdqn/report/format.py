@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -41,3 +43,8 @@ def summary_cell(row: pd.Series, column: str, digits: int = 2) -> str:
         return f"never ({runs} of {runs} runs)"
     text = ci_text(row[column], row["low"], row["high"], digits)
     return text + (f"; {missing} of {runs} never" if missing else "")
+
+
+def code_list(names: Sequence[str]) -> str:
+    """Names as inline code, comma-separated; "none" for an empty list."""
+    return ", ".join(f"`{x}`" for x in names) if names else "none"

@@ -13,7 +13,7 @@ from nasdqn import analysis
 from nasdqn.analysis import Metric
 from nasdqn.controllers import read_controller_states
 from nasdqn.methods import make_controller
-from nasdqn.report.format import ci_text, search_table
+from nasdqn.report.format import ci_text, code_list, search_table
 from nasdqn.report.load import Experiment, grid_description, grid_names, load_experiment, score_table
 
 # A transfer grid transfer-<task> has a fresh reference, transfer-<task>-fresh, and may have a control,
@@ -56,9 +56,6 @@ def arms(t: Transfer) -> dict[str, Experiment]:
     """A target's arms that have runs, by label."""
     return {label: getattr(t, key) for key, label in ARMS.items() if getattr(t, key) is not None}
 
-
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(f"`{x}`" for x in names) if names else "none"
 
 
 @dataclass
@@ -120,14 +117,14 @@ def transfer_text(rep: TransferReport) -> str:
     """The chapter's opening numbers: targets, the pooled model, whether the arms are clean, early effects."""
     early = analysis.tasks_by_effect(rep.effects, "early AUC")
     return (f"Targets with data: {len(rep.pairs)} ({len(rep.controls)} with the start control). The transferred "
-            f"model pools {rep.states} runs ({_names(rep.sources)}) and the {rep.learned} gains they measured and "
+            f"model pools {rep.states} runs ({code_list(rep.sources)}) and the {rep.learned} gains they measured and "
             "learned from. "
             + ("In every pair the arms' configurations differ only in `ctrl_init` (transfer) or `start_arch` (start "
                "control). " if not rep.confounds else
-               "**Confounded**: " + "; ".join(f"{k} also differs in {_names(v)}" for k, v in rep.confounds.items())
+               "**Confounded**: " + "; ".join(f"{k} also differs in {code_list(v)}" for k, v in rep.confounds.items())
                + ". ")
-            + f"**Early learning** (early AUC): transfer helps on {_names(early['helps'])}, hurts on "
-            f"{_names(early['hurts'])}, and has no detected effect on {_names(early['no detected effect'])}.")
+            + f"**Early learning** (early AUC): transfer helps on {code_list(early['helps'])}, hurts on "
+            f"{code_list(early['hurts'])}, and has no detected effect on {code_list(early['no detected effect'])}.")
 
 
 def verdict_text(rep: TransferReport) -> str:
@@ -138,18 +135,18 @@ def verdict_text(rep: TransferReport) -> str:
         answer = "**Yes**, on every target."
     elif not early["helps"]:
         answer = ("**No**: on no target did transfer raise the early AUC detectably"
-                  + (f", and it lowered it on {_names(early['hurts'])}." if early["hurts"] else "."))
+                  + (f", and it lowered it on {code_list(early['hurts'])}." if early["hurts"] else "."))
     else:
-        answer = (f"**On some targets**: it raised the early AUC on {_names(early['helps'])}, not on "
-                  f"{_names(early['hurts'] + early['no detected effect'])}.")
+        answer = (f"**On some targets**: it raised the early AUC on {code_list(early['helps'])}, not on "
+                  f"{code_list(early['hurts'] + early['no detected effect'])}.")
     text = (f"Does transferred search knowledge help early learning? {answer} Averaged over the {len(rep.pairs)} "
             f"targets, it changes the early AUC by {_pooled_early(rep, ARMS['fresh'])}. On the final score, "
-            f"transfer helps on {_names(final['helps'])} and hurts on {_names(final['hurts'])}.")
+            f"transfer helps on {code_list(final['helps'])} and hurts on {code_list(final['hurts'])}.")
     if rep.controls:
         beyond = analysis.tasks_by_effect(rep.vs_start, "early AUC")
-        text += (f" Against a fresh controller started at {_names(rep.starts)} (the start control), transfer's early "
-                 f"AUC is higher on {_names(beyond['helps'])}, lower on {_names(beyond['hurts'])}, and not detectably "
-                 f"different on {_names(beyond['no detected effect'])} (averaged over the targets: "
+        text += (f" Against a fresh controller started at {code_list(rep.starts)} (the start control), transfer's "
+                 f"early AUC is higher on {code_list(beyond['helps'])}, lower on {code_list(beyond['hurts'])}, and not "
+                 f"detectably different on {code_list(beyond['no detected effect'])} (averaged over the targets: "
                  f"{_pooled_early(rep, ARMS['start'])}). Where the two do not differ detectably, these data cannot "
                  "tell transfer apart from simply starting at that network.")
     return text
