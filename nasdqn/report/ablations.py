@@ -63,9 +63,9 @@ def ablation_experiments() -> list[str]:
 
 
 # The paper grid's random controls, as variants of the controller (label -> what changes).
-CONTROLLER_VARIANTS = {"random": "the paper's random search (a uniform draw every window)",
-                       "random-matched": "uniform draws at NAS-DQN's own switch times",
-                       "random-freeze": "one uniform draw, held for the run"}
+CONTROLLER_VARIANTS = {registry.RANDOM: "the paper's random search (a uniform draw every window)",
+                       registry.RANDOM_MATCHED: "uniform draws at NAS-DQN's own switch times",
+                       registry.RANDOM_FREEZE: "one uniform draw, held for the run"}
 MEASURES = (Metric("final_score", "final score"), Metric("auc", "AUC"))
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pandas as pd
 
 from nasdqn import analysis
+from nasdqn import methods as registry
 from nasdqn.report.format import ci_text, method_order, summary_cell
 from nasdqn.report.hindsight import selection_quality_text
 from nasdqn.report.load import Experiment, arch_costs
 
-SEARCHING = ("nas", "random", "random-matched", "random-freeze")  # the paper grid's searching methods
+# the paper grid's searching methods
+SEARCHING = (registry.NAS, registry.RANDOM, registry.RANDOM_MATCHED, registry.RANDOM_FREEZE)
 TOP_K = 3  # the belief mass is measured on the hindsight top K
 
 
@@ -43,7 +45,7 @@ def dynamics_text(table: pd.DataFrame, ranking: pd.DataFrame | None, beliefs: pd
 
 def learns_answer(table: pd.DataFrame, ranking: pd.DataFrame | None, beliefs: pd.DataFrame) -> str:
     """The chapter's answer, by `analysis.does_it_learn`'s rule."""
-    if ranking is None or "nas" not in searching_methods(table):
+    if ranking is None or registry.NAS not in searching_methods(table):
         return "This experiment has no NAS-DQN runs or no hindsight ranking to judge them by."
     a = analysis.does_it_learn(table, ranking, beliefs)
     controls = ", ".join(f"`{m}` {t} of {n}" for m, (t, n) in a["controls"].items())
@@ -57,10 +59,10 @@ def learns_answer(table: pd.DataFrame, ranking: pd.DataFrame | None, beliefs: pd
 
 def halving_line(table: pd.DataFrame, ranking: pd.DataFrame | None, halving: Experiment | None) -> str:
     """Halving judged by its own pre-registered rule (`analysis.selection_quality`)."""
-    if ranking is None or halving is None or "halving" not in set(halving.metrics.get("method", [])):
+    if ranking is None or halving is None or registry.HALVING not in set(halving.metrics.get("method", [])):
         return "there are no halving runs (or no hindsight ranking) in this data root."
     quality = analysis.selection_quality(pd.concat([table, halving.metrics], ignore_index=True), ranking,
-                                         "halving", "halving-random")
+                                         registry.HALVING, registry.HALVING_RANDOM)
     return selection_quality_text(quality)
 
 
@@ -69,7 +71,7 @@ def per_seed_ranks(table: pd.DataFrame, ranking: pd.DataFrame, halving: Experime
     architecture's hindsight rank, blank where not run, and its top-quarter count."""
     both = pd.concat([table, halving.metrics], ignore_index=True) if halving is not None else table
     deployed = analysis.final_arch_ranks(both, ranking)
-    order = [m for m in method_order(deployed["method"]) if m != "replay"]
+    order = [m for m in method_order(deployed["method"]) if m != registry.REPLAY]
     per_seed = deployed.pivot_table(index="method", columns="seed", values="hindsight_rank",
                                     aggfunc="first").reindex(order)
     per_seed = per_seed.astype("Int64").astype(object).where(per_seed.notna(), "")  # whole ranks
@@ -90,7 +92,7 @@ def chance_table(table: pd.DataFrame, sweep: pd.DataFrame, ranking: pd.DataFrame
     expected = {label: ci_text(*analysis.uniform_draw_expectation(sweep, col), 3) for col, label in measures}
     rows = {"random-freeze, expected from the sweep": {
         **expected, "final architecture in the top quarter": f"{quarter / len(ranking):.2f}"}}
-    for m in [m for m in ("random-freeze", "nas") if m in set(table["method"])]:
+    for m in [m for m in (registry.RANDOM_FREEZE, registry.NAS) if m in set(table["method"])]:
         rows[f"{m}, {int((table.method == m).sum())} runs"] = {
             **{label: summary_cell(analysis.summary(table, col).loc[m], col, digits=3) for col, label in measures},
             "final architecture in the top quarter":
@@ -103,11 +105,11 @@ def compute_aware(exp: Experiment, compute: Experiment) -> tuple[pd.DataFrame, s
     the measured arch costs) the chosen networks' cost per step, mean and median over seeds."""
     table = exp.metrics
     aware = f"compute-aware (weight {compute.runs[0].config.ctrl_cost_weight})"
-    both = pd.concat([table[table.method == "nas"].assign(setting="return only"),
+    both = pd.concat([table[table.method == registry.NAS].assign(setting="return only"),
                       compute.metrics.assign(setting=aware)])
     costs = arch_costs()
     if costs is not None:
-        nas_runs = [r for r in exp.runs if r.config.method == "nas"]
+        nas_runs = [r for r in exp.runs if r.config.method == registry.NAS]
         cc = analysis.chosen_cost(nas_runs + list(compute.runs), costs)
         cc["setting"] = ["return only"] * len(nas_runs) + [aware] * len(compute.runs)
         both = both.merge(cc[["seed", "setting", "chosen_cost"]], on=["seed", "setting"])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from nasdqn import REPO_ROOT, analysis
+from nasdqn import methods as registry
 from nasdqn.records import TIMING_KEYS
 from nasdqn.report.format import ci_text, method_order
 from nasdqn.report.load import Experiment
@@ -37,14 +38,14 @@ def overhead_table(exp: Experiment, costs: pd.Series | None) -> tuple[pd.DataFra
         rows["cost of the architectures trained vs relu-64x64"] = [
             ci_text(*chosen_summary.loc[m, ["chosen_cost", "low", "high"]]) if m in chosen_summary.index else ""
             for m in methods]
-    if "nas" not in methods:
+    if registry.NAS not in methods:
         return rows, "There are no nas runs in this experiment."
-    s = share.loc["nas"]
+    s = share.loc[registry.NAS]
     text = (f"NAS-DQN's controller and morphing took {100 * s['search_share']:.3f} % of its wall time on average "
-            f"(95% CI {100 * s['low']:.3f} to {100 * s['high']:.3f} %, at most {100 * max_share['nas']:.3f} % in any "
-            "run). ")
-    if len(chosen_summary) and "nas" in chosen_summary.index:
-        c = chosen_summary.loc["nas"]
+            f"(95% CI {100 * s['low']:.3f} to {100 * s['high']:.3f} %, at most "
+            f"{100 * max_share[registry.NAS]:.3f} % in any run). ")
+    if len(chosen_summary) and registry.NAS in chosen_summary.index:
+        c = chosen_summary.loc[registry.NAS]
         text += (f"The networks it chose cost {c['chosen_cost']:.2f} times `relu-64x64` per step "
                  f"(95% CI {c['low']:.2f} to {c['high']:.2f}), time-weighted over training.")
     return rows, text

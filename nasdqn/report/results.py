@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nasdqn import analysis
+from nasdqn import methods as registry
 from nasdqn.report.format import ci_text, method_order
 from nasdqn.stats import iqm
 
@@ -33,7 +34,7 @@ def final_table(table: pd.DataFrame, hindsight: tuple | None) -> pd.DataFrame:
     if hindsight is not None:
         sweep, ranking = hindsight
         best_fixed = ranking.index[0]
-        sub = sweep.metrics[sweep.metrics["method"] == f"fixed:{best_fixed}"]
+        sub = sweep.metrics[sweep.metrics["method"] == registry.fixed_method(best_fixed)]
         rows.loc[f"hindsight best: {best_fixed} (sweep)"] = [
             len(sub), ci_text(*ranking.loc[best_fixed, ["final_score", "low", "high"]]),
             ci_text(*analysis.summary(sub, "final_score", statistic=iqm).iloc[0][["final_score", "low", "high"]]),
